@@ -1,0 +1,135 @@
+"""Run the registered checks over a snapshot and decide which findings concern the asked scope."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+
+from egdoctor.checks.registry import CheckContext, CheckSpec, Options, all_checks
+from egdoctor.findings.codes import make_finding
+from egdoctor.findings.model import Finding, ObjectRef
+from egdoctor.model.topology import GatewayKey, Topology, build_topology
+from egdoctor.snapshot.kinds import KINDS
+from egdoctor.snapshot.model import AccessProblem, Snapshot
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    snapshot: Snapshot
+    topology: Topology
+    findings: tuple[Finding, ...]
+    skipped: Mapping[str, str]  # check id -> why it did not run
+    relevant_gateways: tuple[GatewayKey, ...]
+
+
+def required_inputs(checks: Iterable[CheckSpec]) -> set[str]:
+    return {i for c in checks for i in c.inputs}
+
+
+def _blocking(snapshot: Snapshot, name: str) -> AccessProblem | None:
+    for p in snapshot.problems_for(name):
+        if p.reason in ("forbidden", "error") or (p.reason == "absent" and KINDS[name].required):
+            return p
+    return None
+
+
+def run_checks(snapshot: Snapshot, options: Options, checks: Mapping[str, CheckSpec] | None = None) -> Diagnosis:
+    checks = checks if checks is not None else all_checks()
+    topology = build_topology(snapshot)
+    ctx = CheckContext(snapshot, topology, options)
+    findings: list[Finding] = []
+    skipped: dict[str, str] = {}
+    disabled_by: dict[AccessProblem, list[str]] = {}
+    for spec in checks.values():
+        blockers = [p for p in (_blocking(snapshot, i) for i in spec.inputs) if p is not None]
+        if blockers:
+            for b in blockers:
+                disabled_by.setdefault(b, []).append(spec.id)
+            skipped[spec.id] = "; ".join(sorted({f"{b.reason}: {b.resource}" for b in blockers}))
+            continue
+        try:
+            for f in spec.func(ctx):
+                if f.code not in spec.codes:
+                    raise ValueError(f"check {spec.id} reported undeclared code {f.code}")
+                findings.append(replace(f, check=spec.id))
+        except Exception as exc:  # a check must never take the rest of the report down
+            skipped[spec.id] = f"internal error: {type(exc).__name__}: {exc}"
+            findings.append(
+                make_finding(
+                    "EGD004",
+                    subject=ObjectRef("Check", None, spec.id),
+                    reason=f"check {spec.id} could not evaluate the objects ({type(exc).__name__}: {exc})",
+                )
+            )
+    findings.extend(_access_findings(snapshot, disabled_by))
+    relevant = _relevance(snapshot, topology)
+    findings = [f for f in findings if _in_scope(f, snapshot, relevant)]
+    findings.sort(key=lambda f: (-f.severity.rank, f.code, str(f.subject or ""), f.message))
+    return Diagnosis(snapshot, topology, tuple(_dedupe(findings)), skipped, tuple(sorted(relevant)))
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for f in findings:
+        key = (f.code, str(f.subject), f.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
+
+
+def _access_findings(snapshot: Snapshot, disabled_by: Mapping[AccessProblem, list[str]]) -> list[Finding]:
+    out = []
+    for p in snapshot.problems:
+        skipped = ", ".join(sorted(set(disabled_by.get(p, [])))) or "none"
+        where = f"in namespace {p.namespace}" if p.namespace else "cluster-wide"
+        if p.reason == "forbidden":
+            out.append(
+                make_finding("EGD002", verb=p.verb, resource=p.resource, where=where, skipped=skipped,
+                             evidence={"kind": p.input, "namespace": p.namespace, "apiMessage": p.message})
+            )
+        elif p.reason == "absent":
+            if KINDS[p.input].required:
+                out.append(
+                    make_finding("EGD003", group_kind=KINDS[p.input].group_kind, skipped=skipped,
+                                 evidence={"kind": p.input})
+                )
+        else:
+            out.append(
+                make_finding("EGD005", verb=p.verb, resource=p.resource, where=where, reason=p.message,
+                             skipped=skipped, evidence={"kind": p.input, "namespace": p.namespace})
+            )
+    for m in snapshot.malformed:
+        out.append(make_finding("EGD004", subject=m.subject, reason=m.reason))
+    return out
+
+
+def _relevance(snapshot: Snapshot, topology: Topology) -> dict[GatewayKey, set[str] | None]:
+    relevant: dict[GatewayKey, set[str] | None] = {}
+    if snapshot.namespaces is None:
+        return {key: None for key in topology.gateways}
+    for key in topology.gateways:
+        if key[0] in snapshot.namespaces:
+            relevant[key] = None
+    for att in topology.attachments:
+        if att.route.namespace not in snapshot.namespaces or att.gateway_key is None:
+            continue
+        if att.gateway_key not in topology.gateways:
+            continue
+        names = {lv.name for lv in topology.listeners_for(att)}
+        current = relevant.get(att.gateway_key, set())
+        if current is not None:
+            relevant[att.gateway_key] = current | names
+    return relevant
+
+
+def _in_scope(f: Finding, snapshot: Snapshot, relevant: Mapping[GatewayKey, set[str] | None]) -> bool:
+    if snapshot.namespaces is None or f.subject is None or f.subject.kind in ("Check", "File"):
+        return True
+    if f.subject.namespace in snapshot.namespaces:
+        return True
+    if f.gateway is not None and f.gateway.key in relevant:
+        listeners = relevant[f.gateway.key]
+        return listeners is None or f.gateway.listener is None or f.gateway.listener in listeners
+    return False

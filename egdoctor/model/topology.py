@@ -1,0 +1,364 @@
+"""The derived picture checks and renderers share: Gateways, their listeners, the routes attached to
+each, the Envoy Service behind each Gateway, and the client-IP mode of every listener.
+
+Pure functions of the snapshot; nothing here fetches or renders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from egdoctor.model import hostnames
+from egdoctor.snapshot.kinds import GW, OWNING_GATEWAY_NAME, OWNING_GATEWAY_NAMESPACE, ROUTE_KINDS
+from egdoctor.snapshot.model import Snapshot
+from egdoctor.snapshot.objects import Obj, as_list, as_map, conditions
+
+EG_CONTROLLER = "gateway.envoyproxy.io/gatewayclass-controller"
+PROXY_PROTOCOL_ANNOTATION = "loadbalancer.openstack.org/proxy-protocol"
+
+GatewayKey = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class ParentAttachment:
+    """One parentRef of one route, resolved against the snapshot."""
+
+    route: Obj
+    index: int
+    ref: Mapping[str, Any]
+    gateway_key: GatewayKey | None  # None when the parentRef is not a Gateway
+    section: str | None
+    port: int | None
+    status: Mapping[str, Any] | None  # the route's status.parents entry for this ref, if any
+
+    @property
+    def route_hostnames(self) -> tuple[str, ...]:
+        return tuple(h for h in as_list(self.route.spec.get("hostnames")) if isinstance(h, str))
+
+
+@dataclass(frozen=True)
+class ClientIP:
+    """How one listener learns the client IP: from the effective CTP and the load balancer."""
+
+    ctp: Obj | None
+    proxy_protocol: str  # "strict" | "optional" | "off"
+    deprecated_enable: bool  # proxy protocol came from enableProxyProtocol
+    xff_hops: int | None
+    trusted_cidrs: tuple[str, ...]
+    custom_header: str | None
+    lb_proxy: str  # "v2" | "v1" | "none" | "unknown" (Envoy Service unreadable or missing)
+    lb_raw: str | None  # the annotation value as written
+
+    @property
+    def xff(self) -> bool:
+        return self.xff_hops is not None or bool(self.trusted_cidrs)
+
+    @property
+    def lb_sends_proxy(self) -> bool | None:
+        return None if self.lb_proxy == "unknown" else self.lb_proxy in ("v1", "v2")
+
+    @property
+    def mode(self) -> str:
+        pp = self.proxy_protocol != "off"
+        lb = self.lb_sends_proxy
+        if pp and (self.xff or self.custom_header):
+            return "mixed"
+        if pp:
+            return "direct" if lb in (True, None) else "mixed"
+        if self.xff or self.custom_header:
+            return "xff" if lb in (False, None) else "mixed"
+        return "none" if lb in (False, None) else "mixed"
+
+    @property
+    def client_ip_visible(self) -> bool:
+        """Does Envoy see real client addresses (a consistent direct or XFF setup)?"""
+        return self.mode in ("direct", "xff")
+
+    def describe(self) -> str:
+        parts = []
+        if self.proxy_protocol != "off":
+            parts.append(f"CTP proxyProtocol {self.proxy_protocol}")
+        if self.xff_hops is not None:
+            parts.append(f"CTP numTrustedHops {self.xff_hops}")
+        if self.trusted_cidrs:
+            parts.append("CTP trustedCIDRs")
+        if self.custom_header:
+            parts.append(f"CTP customHeader {self.custom_header}")
+        if not parts:
+            parts.append("no CTP client-IP setting")
+        lb = {"v2": "LB sends PROXY v2", "v1": "LB sends PROXY v1", "none": "LB sends no PROXY header"}
+        parts.append(lb.get(self.lb_proxy, "LB PROXY setting unknown"))
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class ListenerView:
+    gateway_key: GatewayKey
+    name: str
+    port: int | None
+    protocol: str
+    hostname: str | None
+    spec: Mapping[str, Any]
+    status: Mapping[str, Any]  # status.listeners entry, empty when the controller wrote none
+    client_ip: ClientIP
+    attachments: tuple[ParentAttachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class GatewayView:
+    obj: Obj
+    listeners: tuple[ListenerView, ...]
+    envoy_service: Obj | None
+    envoy_services: tuple[Obj, ...]
+
+    @property
+    def key(self) -> GatewayKey:
+        return (self.obj.namespace or "", self.obj.name)
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        out = [str(a.get("value")) for a in as_list(self.obj.status.get("addresses")) if isinstance(a, Mapping)]
+        return tuple(a for a in out if a and a != "None")
+
+    @property
+    def mode(self) -> str:
+        modes = {lv.client_ip.mode for lv in self.listeners}
+        return modes.pop() if len(modes) == 1 else ("mixed" if modes else "none")
+
+    def listener(self, name: str) -> ListenerView | None:
+        return next((lv for lv in self.listeners if lv.name == name), None)
+
+
+@dataclass(frozen=True)
+class Topology:
+    gateways: Mapping[GatewayKey, GatewayView]
+    attachments: tuple[ParentAttachment, ...]
+    routes: tuple[Obj, ...]
+    ctp_targets: Mapping[tuple[str | None, str], tuple[tuple[GatewayKey, str | None], ...]] = field(
+        default_factory=dict
+    )
+
+    def listeners_for(self, att: ParentAttachment) -> tuple[ListenerView, ...]:
+        """The listeners a parentRef can bind to: by sectionName/port, else every listener whose hostname
+        intersects the route's hostnames."""
+        gw = self.gateways.get(att.gateway_key) if att.gateway_key else None
+        if gw is None:
+            return ()
+        out = []
+        for lv in gw.listeners:
+            if att.section and lv.name != att.section:
+                continue
+            if att.port is not None and lv.port != att.port:
+                continue
+            out.append(lv)
+        if att.section or att.port is not None:
+            return tuple(out)
+        return tuple(lv for lv in out if hostnames.any_intersect(lv.hostname, att.route_hostnames))
+
+
+def route_parent_key(route: Obj, ref: Mapping[str, Any]) -> GatewayKey | None:
+    if ref.get("group", GW) not in (GW, "") or ref.get("kind", "Gateway") != "Gateway":
+        return None
+    return (str(ref.get("namespace") or route.namespace or ""), str(ref.get("name", "")))
+
+
+def _same_parent(status_ref: Mapping[str, Any], route: Obj, ref: Mapping[str, Any]) -> bool:
+    if route_parent_key(route, status_ref) != route_parent_key(route, ref):
+        return False
+    return status_ref.get("sectionName") == ref.get("sectionName") and status_ref.get("port") == ref.get("port")
+
+
+def _parent_status(route: Obj, ref: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    for entry in as_list(route.status.get("parents")):
+        if not isinstance(entry, Mapping):
+            continue
+        if entry.get("controllerName") != EG_CONTROLLER:
+            continue
+        if _same_parent(as_map(entry.get("parentRef")), route, ref):
+            return entry
+    return None
+
+
+def _ctp_settings(ctp: Obj | None) -> tuple[str, bool, int | None, tuple[str, ...], str | None]:
+    if ctp is None:
+        return "off", False, None, (), None
+    spec = ctp.spec
+    pp_field = spec.get("proxyProtocol")
+    # Envoy Gateway: when both are set, proxyProtocol wins (internal/gatewayapi/clienttrafficpolicy.go).
+    if isinstance(pp_field, Mapping):
+        proxy = "optional" if pp_field.get("optional") is True else "strict"
+        deprecated = False
+    elif spec.get("enableProxyProtocol") is True:
+        proxy, deprecated = "strict", True
+    else:
+        proxy, deprecated = "off", False
+    xff = as_map(as_map(spec.get("clientIPDetection")).get("xForwardedFor"))
+    hops = xff.get("numTrustedHops")
+    hops = hops if isinstance(hops, int) and not isinstance(hops, bool) else None
+    cidrs = tuple(str(c) for c in as_list(xff.get("trustedCIDRs")))
+    header = as_map(as_map(spec.get("clientIPDetection")).get("customHeader")).get("name")
+    return proxy, deprecated, hops, cidrs, header if isinstance(header, str) else None
+
+
+def policy_targets(policy: Obj) -> list[Mapping[str, Any]]:
+    refs = [r for r in as_list(policy.spec.get("targetRefs")) if isinstance(r, Mapping)]
+    single = policy.spec.get("targetRef")
+    if isinstance(single, Mapping):
+        refs.append(single)
+    return refs
+
+
+def ctp_gateway_targets(ctp: Obj, gateways: Mapping[GatewayKey, Obj]) -> list[tuple[GatewayKey, str | None]]:
+    """(gateway, sectionName) pairs a CTP targets. Target refs are local: the Gateway's namespace is the
+    policy's own (api/v1alpha1/policy_helpers.go)."""
+    out: list[tuple[GatewayKey, str | None]] = []
+    for ref in policy_targets(ctp):
+        if ref.get("kind", "Gateway") == "Gateway" and ref.get("group", GW) == GW:
+            out.append(((ctp.namespace or "", str(ref.get("name", ""))), ref.get("sectionName")))
+    for sel in as_list(ctp.spec.get("targetSelectors")):
+        if not isinstance(sel, Mapping) or sel.get("kind", "Gateway") != "Gateway":
+            continue
+        labels = as_map(sel.get("matchLabels"))
+        for key, gw in gateways.items():
+            if key[0] == ctp.namespace and labels and all(gw.labels.get(k) == v for k, v in labels.items()):
+                out.append((key, None))
+    return out
+
+
+def _rejected_for(ctp: Obj, key: GatewayKey, section: str | None) -> bool:
+    """The controller said this CTP does not apply to this target (Accepted=False)."""
+    for anc in as_list(ctp.status.get("ancestors")):
+        if not isinstance(anc, Mapping):
+            continue
+        ref = as_map(anc.get("ancestorRef"))
+        if (str(ref.get("namespace") or ctp.namespace), str(ref.get("name"))) != key:
+            continue
+        if ref.get("sectionName") not in (None, section):
+            continue
+        accepted = conditions(anc).get("Accepted")
+        if accepted is not None and accepted.get("status") == "False":
+            return True
+    return False
+
+
+def effective_ctp(
+    ctps: list[tuple[Obj, GatewayKey, str | None]], key: GatewayKey, listener: str
+) -> Obj | None:
+    """The CTP that configures a listener: a section-targeted CTP wins over a Gateway-wide one; among equals
+    the oldest (creationTimestamp, then name) wins, as Envoy Gateway orders policies."""
+    section = sorted(
+        (c for c, k, s in ctps if k == key and s == listener and not _rejected_for(c, key, listener)),
+        key=lambda c: (c.creation, c.name),
+    )
+    if section:
+        return section[0]
+    whole = sorted(
+        (c for c, k, s in ctps if k == key and s is None and not _rejected_for(c, key, None)),
+        key=lambda c: (c.creation, c.name),
+    )
+    return whole[0] if whole else None
+
+
+def lb_proxy_mode(service: Obj | None) -> tuple[str, str | None]:
+    """cloud-provider-openstack: "v2" -> PROXYV2, "true"/"v1" -> PROXY (v1), anything else -> no PROXY
+    (pkg/openstack/loadbalancer.go, getProxyProtocolFromServiceAnnotation)."""
+    if service is None:
+        return "unknown", None
+    raw = service.annotations.get(PROXY_PROTOCOL_ANNOTATION)
+    if raw is None:
+        return "none", None
+    value = str(raw).strip().lower()
+    if value == "v2":
+        return "v2", str(raw)
+    if value in ("true", "v1"):
+        return "v1", str(raw)
+    return "none", str(raw)
+
+
+def envoy_services_for(snapshot: Snapshot, gw: Obj) -> tuple[Obj, ...]:
+    return tuple(
+        s
+        for s in snapshot.of("EnvoyService")
+        if s.labels.get(OWNING_GATEWAY_NAME) == gw.name and s.labels.get(OWNING_GATEWAY_NAMESPACE) == gw.namespace
+    )
+
+
+def build_topology(snapshot: Snapshot) -> Topology:
+    gateway_objs = {(g.namespace or "", g.name): g for g in snapshot.of("Gateway")}
+    ctp_targets: list[tuple[Obj, GatewayKey, str | None]] = []
+    for ctp in snapshot.of("ClientTrafficPolicy"):
+        for key, section in ctp_gateway_targets(ctp, gateway_objs):
+            ctp_targets.append((ctp, key, section))
+    envoy_readable = "EnvoyService" in snapshot.fetched and not any(
+        p.reason in ("forbidden", "error") for p in snapshot.problems_for("EnvoyService")
+    )
+
+    routes = tuple(r for kind in ROUTE_KINDS for r in snapshot.of(kind))
+    attachments: list[ParentAttachment] = []
+    for route in routes:
+        for i, ref in enumerate(as_list(route.spec.get("parentRefs"))):
+            if not isinstance(ref, Mapping):
+                continue
+            port = ref.get("port")
+            attachments.append(
+                ParentAttachment(
+                    route=route,
+                    index=i,
+                    ref=ref,
+                    gateway_key=route_parent_key(route, ref),
+                    section=ref.get("sectionName") if isinstance(ref.get("sectionName"), str) else None,
+                    port=port if isinstance(port, int) else None,
+                    status=_parent_status(route, ref),
+                )
+            )
+
+    draft: dict[GatewayKey, GatewayView] = {}
+    for key, gw in gateway_objs.items():
+        services = envoy_services_for(snapshot, gw)
+        service = next((s for s in services if s.spec.get("type") == "LoadBalancer"), services[0] if services else None)
+        lb_mode, lb_raw = lb_proxy_mode(service) if (service is not None or envoy_readable) else ("unknown", None)
+        listener_status = {
+            str(ls.get("name")): ls for ls in as_list(gw.status.get("listeners")) if isinstance(ls, Mapping)
+        }
+        listeners = []
+        for spec in as_list(gw.spec.get("listeners")):
+            if not isinstance(spec, Mapping):
+                continue
+            name = str(spec.get("name", ""))
+            ctp = effective_ctp(ctp_targets, key, name)
+            proxy, deprecated, hops, cidrs, header = _ctp_settings(ctp)
+            client_ip = ClientIP(ctp, proxy, deprecated, hops, cidrs, header, lb_mode, lb_raw)
+            port = spec.get("port")
+            listeners.append(
+                ListenerView(
+                    gateway_key=key,
+                    name=name,
+                    port=port if isinstance(port, int) else None,
+                    protocol=str(spec.get("protocol", "")),
+                    hostname=spec.get("hostname") if isinstance(spec.get("hostname"), str) else None,
+                    spec=spec,
+                    status=listener_status.get(name, {}),
+                    client_ip=client_ip,
+                )
+            )
+        draft[key] = GatewayView(gw, tuple(listeners), service, services)
+
+    topo = Topology(draft, tuple(attachments), routes)
+    # attach routes to listeners now that listener lookup works
+    final: dict[GatewayKey, GatewayView] = {}
+    for key, view in draft.items():
+        per_listener: dict[str, list[ParentAttachment]] = {lv.name: [] for lv in view.listeners}
+        for att in attachments:
+            if att.gateway_key == key:
+                for lv in topo.listeners_for(att):
+                    per_listener[lv.name].append(att)
+        listeners = tuple(
+            ListenerView(**{**lv.__dict__, "attachments": tuple(per_listener[lv.name])}) for lv in view.listeners
+        )
+        final[key] = GatewayView(view.obj, listeners, view.envoy_service, view.envoy_services)
+    targets: dict[tuple[str | None, str], list[tuple[GatewayKey, str | None]]] = {}
+    for ctp, key, section in ctp_targets:
+        targets.setdefault(ctp.key, []).append((key, section))
+    return Topology(final, tuple(attachments), routes, {k: tuple(v) for k, v in targets.items()})

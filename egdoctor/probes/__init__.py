@@ -1,0 +1,1 @@
+"""Network probes: PROXY protocol encoding and bounded raw exchanges."""

@@ -1,0 +1,59 @@
+"""Turn raw objects (from a cluster or from files) into a Snapshot: shape check, Secret sanitising, freezing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from egdoctor.findings.model import ObjectRef
+from egdoctor.snapshot.kinds import KINDS, OWNING_GATEWAY_NAME
+from egdoctor.snapshot.model import AccessProblem, Malformed, Snapshot, Source
+from egdoctor.snapshot.objects import Obj
+from egdoctor.snapshot.shape import problem, sanitize_secret
+
+
+def assemble(
+    raw: Mapping[str, Iterable[Mapping[str, Any]]],
+    namespaces: frozenset[str] | None,
+    source: Source,
+    problems: Iterable[AccessProblem] = (),
+    extra_malformed: Iterable[Malformed] = (),
+    fetched: Iterable[str] = (),
+) -> Snapshot:
+    objects: dict[str, list[Obj]] = {}
+    malformed = list(extra_malformed)
+    for name, items in raw.items():
+        kind = KINDS[name].kind if name in KINDS else name
+        seen: set[tuple[Any, Any]] = set()
+        bucket = objects.setdefault(name, [])
+        for item in items:
+            if kind == "Secret" and isinstance(item, Mapping):
+                item = sanitize_secret(item)
+            why = problem(name, item)
+            if why:
+                malformed.append(Malformed(_ref_of(kind, item), why))
+                continue
+            obj = Obj(item, kind=kind)
+            if obj.key in seen:
+                continue
+            seen.add(obj.key)
+            bucket.append(obj)
+    return Snapshot.build(objects, namespaces, source, list(problems), malformed, set(fetched) | set(raw))
+
+
+def derive_envoy_services(raw: Mapping[str, list[Mapping[str, Any]]]) -> list[Mapping[str, Any]]:
+    """Services that Envoy Gateway created for a Gateway, from an offline set of Services."""
+    out = []
+    for svc in raw.get("Service", []):
+        labels = svc.get("metadata", {}).get("labels") if isinstance(svc.get("metadata"), Mapping) else None
+        if isinstance(labels, Mapping) and OWNING_GATEWAY_NAME in labels:
+            out.append(svc)
+    return out
+
+
+def _ref_of(kind: str, item: Any) -> ObjectRef:
+    meta = item.get("metadata") if isinstance(item, Mapping) else None
+    meta = meta if isinstance(meta, Mapping) else {}
+    name = meta.get("name")
+    return ObjectRef(kind, meta.get("namespace") if isinstance(meta.get("namespace"), str) else None,
+                     name if isinstance(name, str) and name else "<unnamed>")

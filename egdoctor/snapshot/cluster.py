@@ -1,0 +1,312 @@
+"""Read a live cluster into a Snapshot: discovery, then one list per kind and scope, concurrently.
+
+References are followed out of the asked namespaces (routes -> their Gateways' namespaces -> those
+Gateways' policies, Secrets and Envoy Services; routes -> backend namespaces) in a few rounds, each of
+which fetches only what the previous round revealed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from egdoctor.snapshot.assemble import assemble
+from egdoctor.snapshot.kinds import KINDS, ROUTE_KINDS, KindSpec, Scope
+from egdoctor.snapshot.model import AccessProblem, Snapshot, Source
+from egdoctor.snapshot.objects import as_list, as_map, dig
+
+ENVOY_GATEWAY_SYSTEM = "envoy-gateway-system"
+_PAGE = 500
+_MAX_ROUNDS = 4
+# Above this many namespaces one cluster-wide list is cheaper than one list per namespace.
+_NAMESPACE_FANOUT_LIMIT = 12
+
+
+class ClusterUnavailable(Exception):
+    """The API server cannot be used at all (EGD001)."""
+
+    def __init__(self, server: str, context: str, reason: str):
+        super().__init__(reason)
+        self.server, self.context, self.reason = server, context, reason
+
+
+@dataclass(frozen=True)
+class Connection:
+    api: Any  # kubernetes.client.ApiClient
+    server: str
+    context: str
+    namespace: str
+
+
+def connect(kubeconfig: str | None, context: str | None, request_timeout: float) -> Connection:
+    """Load credentials the way kubectl does: --kubeconfig, KUBECONFIG, ~/.kube/config, then in-cluster."""
+    from kubernetes import client, config
+    from kubernetes.config.config_exception import ConfigException
+
+    cfg = client.Configuration()
+    path = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+    paths = [p for p in path.split(os.pathsep) if p]
+    label = context or ""
+    namespace = "default"
+    try:
+        if kubeconfig or any(os.path.exists(p) for p in paths):
+            missing = [p for p in paths if not os.path.exists(p)]
+            if kubeconfig and missing:
+                raise ClusterUnavailable("-", label or "-", f"kubeconfig {missing[0]} does not exist")
+            existing = os.pathsep.join(p for p in paths if os.path.exists(p))
+            contexts, current = config.list_kube_config_contexts(config_file=existing)
+            chosen = next((c for c in contexts if c["name"] == context), None) if context else current
+            if context and chosen is None:
+                names = ", ".join(sorted(c["name"] for c in contexts)) or "none"
+                raise ClusterUnavailable("-", context, f"context {context!r} not found in kubeconfig (have: {names})")
+            if chosen is None:
+                raise ClusterUnavailable("-", "-", "kubeconfig has no current context; pass --context")
+            label = chosen["name"]
+            namespace = chosen.get("context", {}).get("namespace") or "default"
+            config.load_kube_config(config_file=existing, context=label, client_configuration=cfg)
+        elif os.environ.get("KUBERNETES_SERVICE_HOST"):
+            config.load_incluster_config(client_configuration=cfg)
+            label = "in-cluster"
+            sa_ns = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+            if os.path.exists(sa_ns):
+                with open(sa_ns, encoding="utf-8") as fh:
+                    namespace = fh.read().strip() or "default"
+        else:
+            raise ClusterUnavailable("-", "-", "no kubeconfig found (set --kubeconfig or KUBECONFIG) and not in a pod")
+    except ClusterUnavailable:
+        raise
+    except (ConfigException, OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise ClusterUnavailable("-", label or "-", f"invalid kubeconfig: {_one_line(exc)}") from None
+    except Exception as exc:  # the loader raises yaml errors and others; all mean "bad kubeconfig"
+        raise ClusterUnavailable("-", label or "-", f"invalid kubeconfig: {_one_line(exc)}") from None
+    # A diagnosis tool should fail fast: urllib3's default retries multiply every timeout.
+    cfg.retries = 0
+    api = client.ApiClient(configuration=cfg)
+    return Connection(api=api, server=cfg.host, context=label, namespace=namespace)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:300]
+
+
+class _Response:
+    def __init__(self, status: int, body: Any):
+        self.status, self.body = status, body
+
+
+class ClusterReader:
+    def __init__(self, conn: Connection, request_timeout: float, workers: int = 8):
+        self.conn = conn
+        self.timeout = request_timeout
+        self.workers = workers
+        self.served: dict[str, str] = {}  # KindSpec.name -> version
+        self.problems: list[AccessProblem] = []
+        self._envoy_per_namespace = False
+
+    # -- transport ------------------------------------------------------------------------------------
+    def _get(self, path: str, query: Mapping[str, str] | None = None) -> _Response:
+        import urllib3
+
+        api = self.conn.api
+        url_path = path + ("?" + urlencode(query) if query else "")
+        try:
+            method, url, headers, _, _ = api.param_serialize(
+                "GET", url_path, header_params={"Accept": "application/json"}, auth_settings=["BearerToken"]
+            )
+            resp = api.call_api(method, url, header_params=headers, _request_timeout=self.timeout)
+            raw = resp.read()
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise ClusterUnavailable(self.conn.server, self.conn.context, _describe_transport(exc)) from None
+        except Exception as exc:  # ApiException(status=0) for TLS trouble, among others
+            raise ClusterUnavailable(self.conn.server, self.conn.context, _describe_transport(exc)) from None
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        return _Response(resp.status, body)
+
+    # -- discovery ------------------------------------------------------------------------------------
+    def discover(self, wanted: Iterable[str]) -> None:
+        specs = [KINDS[w] for w in wanted]
+        core = self._get("/api/v1")
+        if core.status == 401:
+            raise ClusterUnavailable(self.conn.server, self.conn.context, "unauthorized (401): the credentials were rejected")
+        if core.status >= 400 or not isinstance(core.body, Mapping):
+            raise ClusterUnavailable(self.conn.server, self.conn.context, f"discovery failed: HTTP {core.status}")
+        groups_resp = self._get("/apis")
+        groups = {
+            g.get("name"): [v.get("version") for v in as_list(g.get("versions")) if isinstance(v, Mapping)]
+            for g in as_list(dig(groups_resp.body, "groups"))
+            if isinstance(g, Mapping)
+        }
+        resources: dict[str, set[str]] = {"v1": {r.get("name") for r in as_list(core.body.get("resources"))}}
+        gvs = sorted({f"{s.group}/{v}" for s in specs if s.group for v in s.versions if v in groups.get(s.group, [])})
+        with ThreadPoolExecutor(self.workers) as pool:
+            for gv, resp in zip(gvs, pool.map(lambda gv: self._get(f"/apis/{gv}"), gvs), strict=True):
+                if resp.status < 400 and isinstance(resp.body, Mapping):
+                    resources[gv] = {r.get("name") for r in as_list(resp.body.get("resources")) if isinstance(r, Mapping)}
+        for spec in specs:
+            for version in spec.versions:
+                gv = f"{spec.group}/{version}" if spec.group else version
+                if spec.plural in resources.get(gv, set()):
+                    self.served[spec.name] = version
+                    break
+            else:
+                self.problems.append(
+                    AccessProblem(spec.name, "absent", "list", spec.plural, None, f"{spec.group_kind} is not served")
+                )
+
+    # -- lists ----------------------------------------------------------------------------------------
+    def _path(self, spec: KindSpec, namespace: str | None) -> str:
+        version = self.served[spec.name]
+        base = f"/apis/{spec.group}/{version}" if spec.group else f"/api/{version}"
+        if namespace is not None and spec.namespaced:
+            return f"{base}/namespaces/{quote(namespace)}/{spec.plural}"
+        return f"{base}/{spec.plural}"
+
+    def list(self, spec: KindSpec, namespace: str | None) -> list[Mapping[str, Any]] | AccessProblem:
+        query: dict[str, str] = {"limit": str(_PAGE)}
+        if spec.label_selector:
+            query["labelSelector"] = spec.label_selector
+        items: list[Mapping[str, Any]] = []
+        path = self._path(spec, namespace)
+        for _ in range(10_000):  # pages; bounded so a misbehaving server cannot loop us forever
+            resp = self._get(path, query)
+            if resp.status >= 400:
+                return self._problem(spec, namespace, resp)
+            body = as_map(resp.body)
+            kind = spec.kind
+            api_version = f"{spec.group}/{self.served[spec.name]}" if spec.group else self.served[spec.name]
+            for item in as_list(body.get("items")):
+                if isinstance(item, Mapping):
+                    # list items omit kind/apiVersion on some servers; checks and bundles want them
+                    items.append({"kind": kind, "apiVersion": api_version, **item})
+                else:
+                    items.append(item)
+            token = dig(body, "metadata", "continue")
+            if not token:
+                break
+            query["continue"] = str(token)
+        return items
+
+    def _problem(self, spec: KindSpec, namespace: str | None, resp: _Response) -> AccessProblem:
+        message = str(dig(resp.body, "message", default="") or f"HTTP {resp.status}")
+        if resp.status == 401:
+            raise ClusterUnavailable(self.conn.server, self.conn.context, "unauthorized (401): the credentials were rejected")
+        reason = {403: "forbidden", 404: "absent"}.get(resp.status, "error")
+        return AccessProblem(spec.name, reason, "list", spec.plural, namespace if spec.namespaced else None, message)
+
+    # -- the plan -------------------------------------------------------------------------------------
+    def read(self, inputs: Iterable[str], namespaces: frozenset[str] | None) -> Snapshot:
+        inputs = sorted(set(inputs))
+        self.discover(inputs)
+        served = [i for i in inputs if i in self.served]
+        data: dict[tuple[str, str | None], list[Mapping[str, Any]]] = {}
+        done: set[tuple[str, str | None]] = set()
+        for _ in range(_MAX_ROUNDS):
+            wanted = self._wanted(served, namespaces, data) - done
+            if not wanted:
+                break
+            todo = sorted(wanted, key=lambda t: (t[0], t[1] or ""))
+            with ThreadPoolExecutor(self.workers) as pool:
+                results = list(pool.map(lambda t: self.list(KINDS[t[0]], t[1]), todo))
+            for key, result in zip(todo, results, strict=True):
+                done.add(key)
+                if isinstance(result, AccessProblem):
+                    if key[0] == "EnvoyService" and key[1] is None and result.reason == "forbidden":
+                        self._envoy_per_namespace = True
+                        continue  # retried per namespace in the next round; only those failures matter
+                    self.problems.append(result)
+                else:
+                    data[key] = result
+        raw: dict[str, list[Mapping[str, Any]]] = {}
+        for (name, _ns), items in data.items():
+            raw.setdefault(name, []).extend(items)
+        for name in served:
+            raw.setdefault(name, [])
+        source = Source("cluster", server=self.conn.server, context=self.conn.context)
+        return assemble(raw, namespaces, source, self.problems, fetched=inputs)
+
+    def _wanted(
+        self,
+        inputs: list[str],
+        asked: frozenset[str] | None,
+        data: Mapping[tuple[str, str | None], list[Mapping[str, Any]]],
+    ) -> set[tuple[str, str | None]]:
+        def items(name: str) -> list[Mapping[str, Any]]:
+            return [o for (n, _), objs in data.items() if n == name for o in objs]
+
+        if asked is None:
+            return {(name, None) for name in inputs}
+        routes = [r for kind in ROUTE_KINDS for r in items(kind)]
+        gateways = items("Gateway")
+        gateway_ns = set(asked)
+        route_ns = set(asked)
+        backend_ns = set(asked)
+        secret_ns: set[str] = set()
+        for route in routes:
+            rns = str(dig(route, "metadata", "namespace", default=""))
+            route_ns.add(rns)
+            backend_ns.add(rns)
+            for ref in as_list(dig(route, "spec", "parentRefs")):
+                if isinstance(ref, Mapping) and ref.get("kind", "Gateway") == "Gateway":
+                    gateway_ns.add(str(ref.get("namespace") or rns))
+            for rule in as_list(dig(route, "spec", "rules")):
+                for ref in as_list(dig(rule, "backendRefs")):
+                    if isinstance(ref, Mapping):
+                        backend_ns.add(str(ref.get("namespace") or rns))
+        for gw in gateways:
+            gns = str(dig(gw, "metadata", "namespace", default=""))
+            backend_ns.add(gns)
+            for listener in as_list(dig(gw, "spec", "listeners")):
+                for ref in as_list(dig(listener, "tls", "certificateRefs")):
+                    if isinstance(ref, Mapping):
+                        secret_ns.add(str(ref.get("namespace") or gns))
+        gateways_in_asked = any(dig(g, "metadata", "namespace") in asked for g in gateways)
+        wanted: set[tuple[str, str | None]] = set()
+        for name in inputs:
+            spec = KINDS[name]
+            if spec.scope is Scope.CLUSTER:
+                wanted.add((name, None))
+            elif spec.scope is Scope.ROUTES:
+                targets = {None} if gateways_in_asked else route_ns
+                wanted |= _fan(name, targets)
+            elif spec.scope is Scope.GATEWAYS:
+                wanted |= _fan(name, gateway_ns | (route_ns if name != "Gateway" else set()))
+            elif spec.scope is Scope.BACKENDS:
+                wanted |= _fan(name, backend_ns | gateway_ns)
+            elif spec.scope is Scope.LISTENER_SECRETS:
+                wanted |= _fan(name, secret_ns)
+            elif spec.scope is Scope.ENVOY_SERVICE:
+                wanted.add((name, None))
+                if self._envoy_per_namespace:
+                    # Customers rarely may list Services cluster-wide: look where Envoy Gateway puts them
+                    # (its own namespace, or the Gateway's namespace in GatewayNamespace deploy mode).
+                    wanted |= {(name, ns) for ns in gateway_ns | {ENVOY_GATEWAY_SYSTEM}}
+        return wanted
+
+
+def _fan(name: str, namespaces: set[str] | set[str | None]) -> set[tuple[str, str | None]]:
+    if None in namespaces or len(namespaces) > _NAMESPACE_FANOUT_LIMIT:
+        return {(name, None)}
+    return {(name, ns) for ns in namespaces if ns}
+
+
+def _describe_transport(exc: BaseException) -> str:
+    text = _one_line(exc)
+    lowered = text.lower()
+    if "certificate verify failed" in lowered or "ssl" in lowered and "verify" in lowered:
+        return "TLS verification failed (the server certificate is not trusted by the kubeconfig's CA)"
+    if "refused" in lowered:
+        return "connection refused"
+    if "timed out" in lowered or "timeout" in lowered:
+        return "timed out"
+    if "name or service not known" in lowered or "nodename nor servname" in lowered or "resolution" in lowered:
+        return "the server name does not resolve"
+    return text

@@ -1,0 +1,73 @@
+"""Offline input: objects from YAML/JSON files, as `kubectl get -o yaml` prints them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from egdoctor.findings.model import ObjectRef
+from egdoctor.snapshot.assemble import assemble, derive_envoy_services
+from egdoctor.snapshot.kinds import KINDS, spec_for_object
+from egdoctor.snapshot.model import Malformed, Snapshot, Source
+
+_SUFFIXES = {".yaml", ".yml", ".json"}
+
+
+class InputError(Exception):
+    """A path that cannot be read at all (a usage error, not a finding)."""
+
+
+def expand(paths: Iterable[str]) -> list[Path]:
+    files: list[Path] = []
+    for text in paths:
+        path = Path(text)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in _SUFFIXES))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise InputError(f"--from-file {text}: no such file or directory")
+    return files
+
+
+def _documents(path: Path) -> Iterator[Any]:
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if path.suffix.lower() == ".json":
+        yield json.loads(text)
+        return
+    yield from yaml.safe_load_all(text)
+
+
+def _flatten(doc: Any) -> Iterator[Any]:
+    if isinstance(doc, Mapping) and isinstance(doc.get("items"), list) and str(doc.get("kind", "")).endswith("List"):
+        for item in doc["items"]:
+            yield from _flatten(item)
+    elif doc is not None:
+        yield doc
+
+
+def load_files(paths: Iterable[str], namespaces: frozenset[str] | None) -> Snapshot:
+    files = expand(paths)
+    raw: dict[str, list[Mapping[str, Any]]] = {name: [] for name in KINDS}
+    malformed: list[Malformed] = []
+    for path in files:
+        try:
+            docs = list(_documents(path))
+        except (yaml.YAMLError, json.JSONDecodeError, OSError, UnicodeError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            malformed.append(Malformed(ObjectRef("File", None, str(path)), f"cannot parse: {first}"))
+            continue
+        for doc in docs:
+            for item in _flatten(doc):
+                if not isinstance(item, Mapping) or not isinstance(item.get("kind"), str):
+                    malformed.append(Malformed(ObjectRef("File", None, str(path)), "a document without kind"))
+                    continue
+                spec = spec_for_object(str(item.get("apiVersion", "")), item["kind"])
+                if spec is not None:
+                    raw[spec.name].append(item)
+    raw["EnvoyService"] = list(derive_envoy_services(raw))
+    return assemble(raw, namespaces, Source("files", files=tuple(str(f) for f in files)), extra_malformed=malformed)

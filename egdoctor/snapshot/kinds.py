@@ -1,0 +1,91 @@
+"""The kinds egdoctor reads, and where each is fetched from.
+
+A check names the kinds it reads (its inputs); the snapshot fetches exactly the union of the inputs of
+the checks that run. `EnvoyService` is not a Kubernetes kind but a view: the Services Envoy Gateway
+creates for Gateways, found by its owning-gateway labels in whichever namespace they live.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Scope(enum.Enum):
+    CLUSTER = "cluster"  # cluster-scoped kind: one list
+    ROUTES = "routes"  # the asked namespaces (all namespaces when a Gateway is in scope)
+    GATEWAYS = "gateways"  # the asked namespaces plus the namespaces of Gateways routes point at
+    BACKENDS = "backends"  # the asked namespaces plus the namespaces of route backends
+    LISTENER_SECRETS = "listener-secrets"  # the namespaces listener certificateRefs point at
+    ENVOY_SERVICE = "envoy-service"  # Services labelled by Envoy Gateway, across namespaces
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    name: str  # how checks name it
+    kind: str  # the Kubernetes kind
+    group: str  # "" for core
+    plural: str
+    versions: tuple[str, ...]  # preferred first; discovery picks the first served
+    scope: Scope
+    required: bool = False  # missing API -> EGD003 (optional kinds are simply empty)
+    label_selector: str | None = None
+
+    @property
+    def namespaced(self) -> bool:
+        return self.scope is not Scope.CLUSTER
+
+    @property
+    def group_kind(self) -> str:
+        return f"{self.kind}.{self.group}" if self.group else self.kind
+
+
+GW = "gateway.networking.k8s.io"
+EG = "gateway.envoyproxy.io"
+CM = "cert-manager.io"
+ACME = "acme.cert-manager.io"
+
+OWNING_GATEWAY_NAME = "gateway.envoyproxy.io/owning-gateway-name"
+OWNING_GATEWAY_NAMESPACE = "gateway.envoyproxy.io/owning-gateway-namespace"
+
+_KINDS = [
+    KindSpec("GatewayClass", "GatewayClass", GW, "gatewayclasses", ("v1", "v1beta1"), Scope.CLUSTER, True),
+    KindSpec("Gateway", "Gateway", GW, "gateways", ("v1", "v1beta1"), Scope.GATEWAYS, True),
+    KindSpec("HTTPRoute", "HTTPRoute", GW, "httproutes", ("v1", "v1beta1"), Scope.ROUTES, True),
+    KindSpec("GRPCRoute", "GRPCRoute", GW, "grpcroutes", ("v1", "v1alpha2"), Scope.ROUTES),
+    KindSpec("TCPRoute", "TCPRoute", GW, "tcproutes", ("v1alpha2",), Scope.ROUTES),
+    KindSpec("TLSRoute", "TLSRoute", GW, "tlsroutes", ("v1", "v1alpha3", "v1alpha2"), Scope.ROUTES),
+    KindSpec("ReferenceGrant", "ReferenceGrant", GW, "referencegrants", ("v1", "v1beta1"), Scope.BACKENDS),
+    KindSpec("BackendTLSPolicy", "BackendTLSPolicy", GW, "backendtlspolicies", ("v1", "v1alpha3"),
+             Scope.BACKENDS),
+    KindSpec("ClientTrafficPolicy", "ClientTrafficPolicy", EG, "clienttrafficpolicies", ("v1alpha1",),
+             Scope.GATEWAYS, True),
+    KindSpec("BackendTrafficPolicy", "BackendTrafficPolicy", EG, "backendtrafficpolicies", ("v1alpha1",),
+             Scope.ROUTES, True),
+    KindSpec("SecurityPolicy", "SecurityPolicy", EG, "securitypolicies", ("v1alpha1",), Scope.ROUTES, True),
+    KindSpec("Namespace", "Namespace", "", "namespaces", ("v1",), Scope.CLUSTER, True),
+    KindSpec("Service", "Service", "", "services", ("v1",), Scope.BACKENDS, True),
+    KindSpec("EndpointSlice", "EndpointSlice", "discovery.k8s.io", "endpointslices", ("v1",), Scope.BACKENDS),
+    KindSpec("ConfigMap", "ConfigMap", "", "configmaps", ("v1",), Scope.BACKENDS),
+    KindSpec("EnvoyService", "Service", "", "services", ("v1",), Scope.ENVOY_SERVICE, True,
+             label_selector=OWNING_GATEWAY_NAME),
+    KindSpec("Secret", "Secret", "", "secrets", ("v1",), Scope.LISTENER_SECRETS),
+    KindSpec("Certificate", "Certificate", CM, "certificates", ("v1",), Scope.GATEWAYS),
+    KindSpec("CertificateRequest", "CertificateRequest", CM, "certificaterequests", ("v1",), Scope.GATEWAYS),
+    KindSpec("Issuer", "Issuer", CM, "issuers", ("v1",), Scope.GATEWAYS),
+    KindSpec("ClusterIssuer", "ClusterIssuer", CM, "clusterissuers", ("v1",), Scope.CLUSTER),
+    KindSpec("Order", "Order", ACME, "orders", ("v1",), Scope.GATEWAYS),
+    KindSpec("Challenge", "Challenge", ACME, "challenges", ("v1",), Scope.GATEWAYS),
+]
+
+KINDS: dict[str, KindSpec] = {k.name: k for k in _KINDS}
+ROUTE_KINDS = ("HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute")
+
+
+def spec_for_object(api_version: str, kind: str) -> KindSpec | None:
+    """The KindSpec a loaded object belongs to (Services count as Service; EnvoyService is derived)."""
+    group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
+    for spec in _KINDS:
+        if spec.kind == kind and spec.group == group and spec.scope is not Scope.ENVOY_SERVICE:
+            return spec
+    return None

@@ -1,0 +1,131 @@
+"""Immutable Kubernetes objects as the checks see them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+from egdoctor.findings.model import ObjectRef
+
+
+def freeze(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [thaw(v) for v in value]
+    return value
+
+
+def dig(value: Any, *path: str | int, default: Any = None) -> Any:
+    """Walk mappings and sequences; any missing step or wrong type yields `default`."""
+    for step in path:
+        if isinstance(step, int):
+            if not isinstance(value, Sequence) or isinstance(value, str) or not -len(value) <= step < len(value):
+                return default
+            value = value[step]
+        else:
+            if not isinstance(value, Mapping) or step not in value:
+                return default
+            value = value[step]
+    return value
+
+
+def as_list(value: Any) -> tuple[Any, ...]:
+    return tuple(value) if isinstance(value, Sequence) and not isinstance(value, str) else ()
+
+
+def as_map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else MappingProxyType({})
+
+
+class Obj:
+    """A read-only Kubernetes object; `raw` is the deep-frozen JSON form."""
+
+    __slots__ = ("_ref", "raw")
+
+    def __init__(self, raw: Mapping[str, Any], kind: str | None = None):
+        self.raw: Mapping[str, Any] = raw if isinstance(raw, MappingProxyType) else freeze(raw)
+        meta = as_map(self.raw.get("metadata"))
+        self._ref = ObjectRef(kind or str(self.raw.get("kind", "")), meta.get("namespace"), str(meta.get("name", "")))
+
+    @property
+    def ref(self) -> ObjectRef:
+        return self._ref
+
+    @property
+    def kind(self) -> str:
+        return self._ref.kind
+
+    @property
+    def name(self) -> str:
+        return self._ref.name
+
+    @property
+    def namespace(self) -> str | None:
+        return self._ref.namespace
+
+    @property
+    def key(self) -> tuple[str | None, str]:
+        return (self._ref.namespace, self._ref.name)
+
+    @property
+    def metadata(self) -> Mapping[str, Any]:
+        return as_map(self.raw.get("metadata"))
+
+    @property
+    def labels(self) -> Mapping[str, str]:
+        return as_map(self.metadata.get("labels"))
+
+    @property
+    def annotations(self) -> Mapping[str, str]:
+        return as_map(self.metadata.get("annotations"))
+
+    @property
+    def spec(self) -> Mapping[str, Any]:
+        return as_map(self.raw.get("spec"))
+
+    @property
+    def status(self) -> Mapping[str, Any]:
+        return as_map(self.raw.get("status"))
+
+    @property
+    def creation(self) -> str:
+        return str(self.metadata.get("creationTimestamp") or "")
+
+    def get(self, *path: str | int, default: Any = None) -> Any:
+        return dig(self.raw, *path, default=default)
+
+    def __repr__(self) -> str:
+        return f"Obj({self._ref})"
+
+
+def conditions(status_holder: Any) -> dict[str, Mapping[str, Any]]:
+    """Conditions of a status (or status-like mapping) by type."""
+    out: dict[str, Mapping[str, Any]] = {}
+    for cond in as_list(dig(status_holder, "conditions")):
+        if isinstance(cond, Mapping) and isinstance(cond.get("type"), str):
+            out[cond["type"]] = cond
+    return out
+
+
+def condition_true(conds: Mapping[str, Mapping[str, Any]], ctype: str) -> bool | None:
+    """True/False from the condition, None when the condition is absent."""
+    cond = conds.get(ctype)
+    if cond is None:
+        return None
+    return str(cond.get("status")) == "True"
+
+
+def iter_objs(objs: Sequence[Obj], namespace: str | None = None) -> Iterator[Obj]:
+    for o in objs:
+        if namespace is None or o.namespace == namespace:
+            yield o
