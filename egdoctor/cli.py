@@ -1,0 +1,206 @@
+"""The `egdoctor` command line. Heavy modules (the Kubernetes client, checks, renderers) load inside the
+commands so that `egdoctor --help` stays instant."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from egdoctor import __version__
+
+app = typer.Typer(
+    name="egdoctor",
+    help="Diagnose Envoy Gateway ingress: Gateways, routes, client-IP mode (PROXY protocol / X-Forwarded-For), "
+    "load balancer and certificates.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
+
+
+class Output(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class FailOn(str, Enum):
+    error = "error"
+    warning = "warning"
+    info = "info"
+    none = "none"
+
+
+class Mode(str, Enum):
+    direct = "direct"
+    xff = "xff"
+
+
+def _usage_error(message: str) -> typer.Exit:
+    sys.stderr.write(f"egdoctor: {message}\n")
+    return typer.Exit(EXIT_USAGE)
+
+
+def parse_duration(text: str) -> float:
+    """kubectl-style durations: `10`, `10s`, `500ms`, `1m`."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*", text)
+    if not match:
+        raise ValueError(f"invalid duration {text!r} (use e.g. 10s, 500ms, 1m)")
+    value = float(match.group(1))
+    unit = match.group(2) or "s"
+    seconds = value / 1000 if unit == "ms" else value * 60 if unit == "m" else value
+    if seconds <= 0:
+        raise ValueError("duration must be positive")
+    return seconds
+
+
+@app.command()
+def version() -> None:
+    """Print the egdoctor version."""
+    typer.echo(f"egdoctor {__version__}")
+
+
+@app.command()
+def check(
+    namespace: Annotated[
+        str | None, typer.Option("-n", "--namespace", help="Namespace to diagnose (default: the context's).")
+    ] = None,
+    all_namespaces: Annotated[bool, typer.Option("-A", "--all-namespaces", help="Diagnose every namespace.")] = False,
+    kubeconfig: Annotated[str | None, typer.Option("--kubeconfig", help="Path to the kubeconfig file.")] = None,
+    context: Annotated[str | None, typer.Option("--context", help="The kubeconfig context to use.")] = None,
+    request_timeout: Annotated[
+        str, typer.Option("--request-timeout", help="Timeout of each API request (e.g. 10s, 500ms).")
+    ] = "10s",
+    from_file: Annotated[
+        list[str] | None,
+        typer.Option("--from-file", "-f", help="Diagnose objects from YAML/JSON files or directories instead "
+                     "of a cluster (repeatable; `kubectl get -o yaml` output works)."),
+    ] = None,
+    output: Annotated[Output, typer.Option("-o", "--output", help="Output format.")] = Output.text,
+    fail_on: Annotated[
+        FailOn, typer.Option("--fail-on", help="Exit 1 when a finding at or above this severity exists.")
+    ] = FailOn.error,
+    gateway_class: Annotated[str, typer.Option("--gateway-class", help="The Envoy Gateway GatewayClass.")] = "eg",
+    namespace_label: Annotated[
+        str, typer.Option("--namespace-label", help="The opt-in label app namespaces carry (key=value).")
+    ] = "shared-gateway-access=true",
+    expect_mode: Annotated[
+        Mode | None, typer.Option("--expect-mode", help="The client-IP mode you intend: direct or xff.")
+    ] = None,
+    expect_hops: Annotated[
+        int | None, typer.Option("--expect-hops", min=0, help="XFF mode: the number of trusted proxies.")
+    ] = None,
+    color: Annotated[
+        bool | None, typer.Option("--color/--no-color", help="Force colour on or off (default: on a TTY, "
+                                  "off when NO_COLOR is set).")
+    ] = None,
+) -> None:
+    """Diagnose Gateways, routes, client-IP mode and policies for a namespace (or all)."""
+    try:
+        timeout = parse_duration(request_timeout)
+    except ValueError as exc:
+        raise _usage_error(f"--request-timeout: {exc}") from None
+    if namespace is not None and all_namespaces:
+        raise _usage_error("-n/--namespace and -A/--all-namespaces cannot be used together")
+    if "=" not in namespace_label or not namespace_label.split("=", 1)[0]:
+        raise _usage_error(f"--namespace-label {namespace_label!r}: use key=value")
+    label_key, label_value = namespace_label.split("=", 1)
+    if namespace is not None and not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", namespace):
+        raise _usage_error(f"-n {namespace!r} is not a valid namespace name")
+
+    from egdoctor.checks.engine import required_inputs, run_checks
+    from egdoctor.checks.registry import Options, all_checks
+    from egdoctor.findings.model import Severity
+
+    options = Options(
+        gateway_class=gateway_class,
+        namespace_label=(label_key, label_value),
+        expect_mode=expect_mode.value if expect_mode else None,
+        expect_hops=expect_hops,
+    )
+    checks = all_checks()
+    threshold = None if fail_on is FailOn.none else Severity(fail_on.value)
+
+    if from_file:
+        from egdoctor.snapshot.files import InputError, load_files
+
+        scope = None if all_namespaces or namespace is None else frozenset({namespace})
+        try:
+            snapshot = load_files(from_file, scope)
+        except InputError as exc:
+            raise _usage_error(str(exc)) from None
+    else:
+        from egdoctor.snapshot.cluster import ClusterReader, ClusterUnavailable, connect
+
+        try:
+            conn = connect(kubeconfig, context, timeout)
+            scope = None if all_namespaces else frozenset({namespace or conn.namespace})
+            snapshot = ClusterReader(conn, timeout).read(required_inputs(checks.values()), scope)
+        except ClusterUnavailable as exc:
+            _unavailable(exc.server, exc.context, exc.reason, output)
+            raise typer.Exit(EXIT_UNAVAILABLE) from None
+        except KeyboardInterrupt:
+            sys.stderr.write("egdoctor: interrupted\n")
+            raise typer.Exit(130) from None
+
+    diagnosis = run_checks(snapshot, options, checks)
+    from egdoctor.report.view import Report
+
+    report = Report(diagnosis, diagnosis.findings, threshold)
+    _render(report, output, color)
+    raise typer.Exit(report.exit_code)
+
+
+def _render(report: object, output: Output, color: bool | None) -> None:
+    from egdoctor.report.view import Report
+
+    assert isinstance(report, Report)
+    if output is Output.json:
+        from egdoctor.report.json_out import render_json
+
+        render_json(report)
+    else:
+        from egdoctor.report.terminal import render_terminal
+
+        if color is None and os.environ.get("NO_COLOR"):
+            color = False
+        render_terminal(report, color=color)
+
+
+def _unavailable(server: str, context: str, reason: str, output: Output) -> None:
+    from egdoctor.findings.codes import make_finding
+
+    finding = make_finding("EGD001", server=server, context=context, reason=reason)
+    sys.stderr.write(f"egdoctor: {finding.code} {finding.message}\n")
+    if output is Output.json:
+        import json
+
+        json.dump(
+            {
+                "findings": [finding.to_json()],
+                "gateways": [],
+                "summary": {"error": 1, "warning": 0, "info": 0, "total": 1, "exitCode": EXIT_UNAVAILABLE},
+            },
+            sys.stdout,
+            indent=2,
+        )
+        sys.stdout.write("\n")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("egdoctor: interrupted\n")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

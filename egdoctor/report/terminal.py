@@ -1,0 +1,145 @@
+"""The terminal report: Gateway -> listener -> routes, the client-IP verdict on top, problems under the
+object they belong to. Meaning never rides on colour alone: codes and ✓/✗/!/i marks survive NO_COLOR."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from rich.console import Console
+from rich.markup import escape
+
+from egdoctor.findings.model import Finding, Severity
+from egdoctor.model.topology import GatewayView
+from egdoctor.report.view import Report, mode_label
+from egdoctor.snapshot.kinds import ROUTE_KINDS
+from egdoctor.snapshot.objects import conditions
+
+_MARK = {Severity.ERROR: ("✗", "bold red"), Severity.WARNING: ("!", "yellow"), Severity.INFO: ("i", "cyan")}
+
+
+def _finding_lines(f: Finding, indent: str) -> list[str]:
+    mark, style = _MARK[f.severity]
+    lines = [f"{indent}[{style}]{mark} {f.code}[/]  {escape(f.message)}"]
+    if f.hint:
+        lines.append(f"{indent}    [dim]fix:[/] {escape(f.hint)}")
+    return lines
+
+
+def render_terminal(report: Report, out: TextIO | None = None, color: bool | None = None) -> None:
+    stream = out or sys.stdout
+    console = Console(
+        file=stream,
+        no_color=None if color is None else not color,
+        force_terminal=color if color else None,
+        highlight=False,
+        soft_wrap=True,
+        emoji=False,
+    )
+    for line in build_lines(report):
+        console.print(line)
+
+
+def build_lines(report: Report) -> list[str]:
+    diag = report.diagnosis
+    snap = diag.snapshot
+    lines: list[str] = []
+    placed: set[int] = set()
+    if snap.source.mode == "cluster":
+        head = f"Context {escape(snap.source.context)} · {escape(snap.source.server)}"
+    else:
+        head = f"Offline: {len(snap.source.files)} file(s)"
+    scope = "all namespaces" if snap.namespaces is None else "namespace " + ", ".join(sorted(snap.namespaces))
+    gateways = report.gateways()
+    lines.append(f"[bold]{head}[/] · {scope} · {len(gateways)} Gateway(s) in view")
+    if not gateways:
+        lines.append("  no Gateway is in view: no route in scope attaches to a Gateway egdoctor could read")
+
+    def take(pred: object) -> list[Finding]:
+        chosen = []
+        for i, f in enumerate(report.findings):
+            if i not in placed and pred(f):  # type: ignore[operator]
+                placed.add(i)
+                chosen.append(f)
+        return chosen
+
+    for gv in gateways:
+        lines.append("")
+        lines.extend(_gateway_header(gv))
+        key = gv.key
+        for f in take(lambda f, key=key: f.gateway is not None and f.gateway.key == key and f.gateway.listener is None
+                      and (f.subject is None or f.subject.kind not in ROUTE_KINDS)):
+            lines.extend(_finding_lines(f, "  "))
+        for lv in report.listeners(gv):
+            host = f"  {lv.hostname}" if lv.hostname else ""
+            lf = take(lambda f, key=key, name=lv.name: f.gateway is not None and f.gateway.key == key
+                      and f.gateway.listener == name and (f.subject is None or f.subject.kind not in ROUTE_KINDS))
+            mark = "[green]✓[/]" if not any(f.severity is not Severity.INFO for f in lf) else "[red]✗[/]"
+            lines.append(f"  {mark} Listener [bold]{escape(lv.name)}[/]  {lv.protocol} :{lv.port}{escape(host)}"
+                         f"  [dim]client IP: {lv.client_ip.mode}[/]")
+            for f in lf:
+                lines.extend(_finding_lines(f, "      "))
+            seen_routes = set()
+            for att in lv.attachments:
+                route = att.route
+                if route.ref in seen_routes or not snap.in_scope(route.namespace):
+                    continue
+                seen_routes.add(route.ref)
+                rf = take(lambda f, ref=route.ref: f.subject == ref)
+                state = _route_state(att.status)
+                mark = "[green]✓[/]" if not any(f.severity is not Severity.INFO for f in rf) else "[red]✗[/]"
+                lines.append(f"      {mark} {route.kind} {escape(route.namespace or '')}/{escape(route.name)}  "
+                             f"[dim]{state}[/]")
+                for f in rf:
+                    lines.extend(_finding_lines(f, "          "))
+    rest = take(lambda f: True)
+    if rest:
+        lines.append("")
+        lines.append("[bold]Other findings[/]")
+        for f in rest:
+            where = f"  [dim]{escape(str(f.subject))}[/]" if f.subject else ""
+            lines.extend(_finding_lines(f, "  ") + ([where] if where else []))
+    lines.append("")
+    counts = report.counts
+    verdict = (f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info")
+    if diag.skipped:
+        verdict += f" · {len(diag.skipped)} check(s) skipped: " + ", ".join(sorted(diag.skipped))
+    style = "bold red" if counts["error"] else ("yellow" if counts["warning"] else "bold green")
+    lines.append(f"[{style}]{verdict}[/]")
+    if report.findings:
+        first = report.findings[0]
+        lines.append(f"[dim]run `egdoctor explain {first.code}` or read docs/codes/{first.code}.md for details[/]")
+    return lines
+
+
+def _gateway_header(gv: GatewayView) -> list[str]:
+    conds = conditions(gv.obj.status)
+    programmed = conds.get("Programmed")
+    state = "Programmed" if programmed is not None and programmed.get("status") == "True" else "not Programmed"
+    addresses = ", ".join(gv.addresses) or "no address"
+    lines = [f"[bold]Gateway {escape(gv.key[0])}/{escape(gv.key[1])}[/]   {escape(addresses)}   "
+             f"mode: [bold]{escape(mode_label(gv))}[/]   {state}"]
+    svc = gv.envoy_service
+    if svc is not None:
+        ann = svc.annotations.get("loadbalancer.openstack.org/proxy-protocol", "not set")
+        lines.append(f"  LB Service {escape(svc.namespace or '')}/{escape(svc.name)}   proxy-protocol: {escape(str(ann))}")
+    elif gv.listeners and gv.listeners[0].client_ip.lb_proxy == "unknown":
+        lines.append("  LB Service not readable or not found")
+    ctps = {lv.client_ip.ctp.ref: lv.client_ip for lv in gv.listeners if lv.client_ip.ctp is not None}
+    for ref, cip in sorted(ctps.items()):
+        lines.append(f"  CTP {escape(ref.namespace or '')}/{escape(ref.name)}   {escape(cip.describe())}")
+    if not ctps:
+        lines.append("  no ClientTrafficPolicy configures this Gateway")
+    return lines
+
+
+def _route_state(status: object) -> str:
+    conds = conditions(status) if status else {}
+    if not conds:
+        return "no status from Envoy Gateway"
+    parts = []
+    for ctype in ("Accepted", "ResolvedRefs"):
+        c = conds.get(ctype)
+        if c is not None:
+            parts.append(ctype if c.get("status") == "True" else f"{ctype}=False ({c.get('reason')})")
+    return "  ".join(parts)

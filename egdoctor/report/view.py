@@ -1,0 +1,111 @@
+"""What every renderer shows, computed once from a diagnosis: the report's own data model."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from egdoctor import __version__
+from egdoctor.checks.engine import Diagnosis
+from egdoctor.findings.model import Finding, Severity
+from egdoctor.model.topology import GatewayView, ListenerView
+from egdoctor.snapshot.objects import conditions
+
+
+@dataclass(frozen=True)
+class Report:
+    diagnosis: Diagnosis
+    findings: tuple[Finding, ...]
+    fail_on: Severity | None
+    extra: Mapping[str, Any] = field(default_factory=dict)  # later phases (probes) add their sections
+
+    @property
+    def counts(self) -> dict[str, int]:
+        out = {s.value: 0 for s in (Severity.ERROR, Severity.WARNING, Severity.INFO)}
+        for f in self.findings:
+            out[f.severity.value] += 1
+        return out
+
+    @property
+    def exit_code(self) -> int:
+        if self.fail_on is None:
+            return 0
+        threshold = self.fail_on.rank
+        return 1 if any(f.severity.rank >= threshold for f in self.findings) else 0
+
+    def gateways(self) -> list[GatewayView]:
+        topo = self.diagnosis.topology
+        return [topo.gateways[k] for k in self.diagnosis.relevant_gateways if k in topo.gateways]
+
+    def listeners(self, gv: GatewayView) -> list[ListenerView]:
+        snap = self.diagnosis.snapshot
+        if snap.namespaces is None or gv.key[0] in snap.namespaces:
+            return list(gv.listeners)
+        return [lv for lv in gv.listeners if any(a.route.namespace in snap.namespaces for a in lv.attachments)]
+
+
+def mode_label(gv: GatewayView) -> str:
+    mode = gv.mode
+    if mode == "direct":
+        versions = {lv.client_ip.lb_proxy for lv in gv.listeners}
+        return "direct (PROXY " + "/".join(sorted(v for v in versions if v in ("v1", "v2"))) + ")" if versions & {
+            "v1",
+            "v2",
+        } else "direct"
+    if mode == "xff":
+        hops = sorted({lv.client_ip.xff_hops for lv in gv.listeners if lv.client_ip.xff_hops is not None})
+        return f"xff ({', '.join(str(h) for h in hops)} trusted hop{'s' if hops != [1] else ''})" if hops else "xff"
+    return mode
+
+
+def gateway_json(gv: GatewayView) -> dict[str, Any]:
+    svc = gv.envoy_service
+    conds = conditions(gv.obj.status)
+    return {
+        "namespace": gv.key[0],
+        "name": gv.key[1],
+        "class": gv.obj.spec.get("gatewayClassName"),
+        "mode": gv.mode,
+        "addresses": list(gv.addresses),
+        "programmed": (conds.get("Programmed") or {}).get("status") == "True",
+        "loadBalancer": {
+            "service": f"{svc.namespace}/{svc.name}" if svc else None,
+            "proxyProtocol": gv.listeners[0].client_ip.lb_proxy if gv.listeners else "unknown",
+            "sourceRanges": list(svc.spec.get("loadBalancerSourceRanges") or []) if svc else [],
+        },
+        "listeners": [
+            {
+                "name": lv.name,
+                "port": lv.port,
+                "protocol": lv.protocol,
+                "hostname": lv.hostname,
+                "mode": lv.client_ip.mode,
+                "clientTrafficPolicy": f"{lv.client_ip.ctp.namespace}/{lv.client_ip.ctp.name}"
+                if lv.client_ip.ctp
+                else None,
+                "proxyProtocol": lv.client_ip.proxy_protocol,
+                "xffTrustedHops": lv.client_ip.xff_hops,
+                "routes": sorted({f"{a.route.kind}/{a.route.namespace}/{a.route.name}" for a in lv.attachments}),
+            }
+            for lv in gv.listeners
+        ],
+    }
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    snap = report.diagnosis.snapshot
+    src = snap.source
+    return {
+        "egdoctor": __version__,
+        "source": {"mode": src.mode, "server": src.server, "context": src.context, "files": list(src.files)},
+        "scope": {"namespaces": sorted(snap.namespaces) if snap.namespaces is not None else None,
+                  "allNamespaces": snap.namespaces is None},
+        "gateways": [gateway_json(gv) for gv in report.gateways()],
+        "findings": [f.to_json() for f in report.findings],
+        "skippedChecks": dict(report.diagnosis.skipped),
+        **dict(report.extra),
+        "summary": {**report.counts, "total": len(report.findings),
+                    "failOn": report.fail_on.value if report.fail_on else "none",
+                    "exitCode": report.exit_code},
+    }

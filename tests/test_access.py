@@ -1,0 +1,73 @@
+"""RBAC denials and missing APIs: never a crash, always a finding that names what was skipped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from egdoctor.checks.registry import all_checks
+from egdoctor.snapshot.kinds import KINDS
+from tests.conftest import SCENARIOS, lab_for, run_cli
+
+HEALTHY = SCENARIOS / "shared-direct-healthy.yaml"
+
+
+def _variant(tmp_path: Path, **settings: Any) -> Path:
+    docs = list(yaml.safe_load_all(HEALTHY.read_text()))
+    for doc in docs:
+        if doc and doc.get("kind") == "LabScenario":
+            doc["spec"].update(settings)
+            doc["spec"].pop("expect", None)
+    path = tmp_path / "variant.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    return path
+
+
+def _run(tmp_path: Path, scenario: Path, *args: str) -> Any:
+    with lab_for(scenario, tmp_path / "lab") as lab:
+        return run_cli("check", "--kubeconfig", str(lab.kubeconfig_path), "-o", "json", *args)
+
+
+RESOURCES = sorted({spec.plural for spec in KINDS.values()})
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+def test_denying_any_one_kind_never_crashes_and_names_skipped_checks(tmp_path: Path, resource: str) -> None:
+    scenario = _variant(tmp_path, denials=[{"verb": "list", "resource": resource}])
+    result = _run(tmp_path, scenario, "-n", "team-a")
+    assert result.exit_code in (0, 1), result.stderr
+    assert "Traceback" not in result.stderr
+    readers = sorted(c.id for c in all_checks().values() if any(KINDS[i].plural == resource for i in c.inputs))
+    denied = [f for f in result.json["findings"] if f["code"] == "EGD002" and resource in f["message"]]
+    assert denied, result.json["findings"]
+    for check_id in readers:
+        assert check_id in denied[0]["message"], denied[0]["message"]
+        assert check_id in result.json["skippedChecks"]
+    # the rest of the report still ran
+    assert result.json["summary"]["total"] == len(result.json["findings"])
+
+
+def test_denial_in_one_namespace_is_named(tmp_path: Path) -> None:
+    scenario = _variant(tmp_path, denials=[{"verb": "list", "resource": "services", "namespace": "envoy-gateway-system"}])
+    result = _run(tmp_path, scenario, "-n", "team-a")
+    denied = [f for f in result.json["findings"] if f["code"] == "EGD002"]
+    assert any("envoy-gateway-system" in f["message"] for f in denied), denied
+    assert "EGD312" not in result.codes  # unreadable is not missing
+
+
+def test_missing_envoy_gateway_crds_is_egd003(tmp_path: Path) -> None:
+    scenario = _variant(tmp_path, absentGroups=["gateway.envoyproxy.io"])
+    result = _run(tmp_path, scenario, "-n", "team-a")
+    missing = [f for f in result.json["findings"] if f["code"] == "EGD003"]
+    assert any("ClientTrafficPolicy" in f["message"] for f in missing), missing
+    assert result.json["gateways"], "Gateway checks still ran"
+
+
+def test_missing_optional_route_kinds_are_quiet(tmp_path: Path) -> None:
+    scenario = _variant(tmp_path, absentKinds=["gateway.networking.k8s.io/TCPRoute", "gateway.networking.k8s.io/TLSRoute"])
+    result = _run(tmp_path, scenario, "-n", "team-a")
+    assert result.exit_code == 0
+    assert "EGD003" not in result.codes
