@@ -1,0 +1,341 @@
+"""Command line for the lab API server.
+
+``up`` starts a scenario in the background and returns once the server answers; ``down`` stops it;
+``serve`` runs in the foreground (``up`` spawns it); ``status`` and ``list`` are for people.
+Everything a running lab owns lives in its state directory (default ``.lab/``): ``kubeconfig``,
+``ca.pem``, ``requests.log``, ``server.log``, ``lab.json`` and ``lab.pid``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from egdoctor_lab.scenario import ScenarioError, builtin_scenarios, load_scenario
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+STATE_FILE = "lab.json"
+PID_FILE = "lab.pid"
+SERVER_LOG = "server.log"
+
+
+def default_state_dir() -> Path:
+    base = PACKAGE_ROOT if (PACKAGE_ROOT / "pyproject.toml").is_file() else Path.cwd()
+    return base / ".lab"
+
+
+def _state_dir(arg: str | None) -> Path:
+    return (Path(arg).expanduser() if arg else default_state_dir()).resolve()
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"lab: {message}", file=sys.stderr)
+    return code
+
+
+def _read_state(state_dir: Path) -> dict[str, Any] | None:
+    try:
+        state = json.loads((state_dir / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def _read_pid(state_dir: Path) -> int | None:
+    state = _read_state(state_dir)
+    if state and isinstance(state.get("pid"), int):
+        return int(state["pid"])
+    try:
+        return int((state_dir / PID_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie has exited; it only waits for a parent that may never reap it.
+    with contextlib.suppress(OSError, IndexError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+    return True
+
+
+def _is_lab_process(pid: int) -> bool:
+    """Guard against a recycled pid: only signal a process that is a lab server."""
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if not Path("/proc/self/cmdline").exists():
+        return True  # no procfs to check against; trust our own pid file
+    try:
+        argv = cmdline.read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"egdoctor_lab" in argv and b"serve" in argv
+
+
+def _clean_state_files(state_dir: Path, pid: int | None = None) -> None:
+    if pid is not None and _read_pid(state_dir) not in (None, pid):
+        return  # a newer lab owns the state directory now
+    for name in (STATE_FILE, PID_FILE):
+        with contextlib.suppress(FileNotFoundError):
+            (state_dir / name).unlink()
+
+
+def _probe(state: dict[str, Any], timeout: float = 2.0) -> bool:
+    try:
+        context = ssl.create_default_context(cafile=state["ca"])
+        with urllib.request.urlopen(f"{state['url']}/readyz", timeout=timeout, context=context) as response:
+            return bool(response.status == 200)
+    except (OSError, KeyError, ssl.SSLError, urllib.error.URLError):
+        return False
+
+
+def _stop(state_dir: Path, pid: int, grace: float = 5.0) -> bool:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _running_pid(state_dir: Path) -> int | None:
+    pid = _read_pid(state_dir)
+    if pid is not None and _alive(pid) and _is_lab_process(pid):
+        return pid
+    return None
+
+
+# -- commands ---------------------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from egdoctor_lab.apiserver import LabApiServer
+
+    state_dir = _state_dir(args.state_dir)
+    try:
+        scenario = load_scenario(args.scenario)
+        lab = LabApiServer.from_scenario(scenario, state_dir, port=args.port)
+    except ScenarioError as exc:
+        return _fail(str(exc), 2)
+
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    pid = os.getpid()
+    try:
+        with lab:
+            state = {
+                "kubeconfig": str(lab.kubeconfig_path),
+                "url": lab.url,
+                "state_dir": str(state_dir),
+                "pid": pid,
+                "scenario": scenario.name,
+                "scenario_path": str(scenario.path),
+                "ca": str(lab.ca_path),
+                "requests_log": str(lab.requests_log_path),
+            }
+            _write_atomic(state_dir / PID_FILE, f"{pid}\n")
+            _write_atomic(state_dir / STATE_FILE, json.dumps(state, indent=2) + "\n")
+            print(f"lab: serving scenario {scenario.name!r} at {lab.url} (pid {pid})", flush=True)
+            print(f"lab: kubeconfig {lab.kubeconfig_path}", flush=True)
+            for line in lab.skipped:
+                print(f"lab: not served: {line}", flush=True)
+            while not stop.wait(0.5):
+                pass
+    finally:
+        _clean_state_files(state_dir, pid)
+    print("lab: stopped", flush=True)
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from egdoctor_lab.apiserver import LabApiServer
+
+    state_dir = _state_dir(args.state_dir)
+    try:
+        scenario = load_scenario(args.scenario)
+        LabApiServer.from_scenario(scenario)  # surfaces object-level problems before anything is spawned
+    except ScenarioError as exc:
+        return _fail(str(exc), 2)
+
+    previous = _running_pid(state_dir)
+    if previous is not None:
+        _stop(state_dir, previous)
+        print(f"lab: stopped the previous lab (pid {previous})", file=sys.stderr)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    _clean_state_files(state_dir)
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_ROOT), env.get("PYTHONPATH")) if p)
+    command = [
+        sys.executable,
+        "-m",
+        "egdoctor_lab",
+        "serve",
+        str(scenario.path),
+        "--state-dir",
+        str(state_dir),
+    ]
+    if args.port:
+        command += ["--port", str(args.port)]
+    with open(state_dir / SERVER_LOG, "wb") as log:
+        # A new session keeps the server alive when the terminal that ran `up` goes away.
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+
+    deadline = time.monotonic() + args.timeout
+    state: dict[str, Any] | None = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = (state_dir / SERVER_LOG).read_text(errors="replace").strip().splitlines()[-5:]
+            detail = f": {' | '.join(tail)}" if tail else ""
+            return _fail(f"the lab server exited with code {proc.returncode}{detail}", 1)
+        state = _read_state(state_dir)
+        if state and state.get("pid") == proc.pid and _probe(state):
+            break
+        time.sleep(0.05)
+    else:
+        proc.kill()
+        proc.wait()
+        return _fail(
+            f"the lab server did not answer within {args.timeout:g}s (see {state_dir / SERVER_LOG})", 1
+        )
+
+    assert state is not None
+    if args.json:
+        keys = ("kubeconfig", "url", "state_dir", "pid", "scenario")
+        print(json.dumps({k: state[k] for k in keys}))
+    else:
+        print(f"lab up: scenario {scenario.name!r} at {state['url']} (pid {proc.pid})")
+        print(f"kubeconfig: {state['kubeconfig']}")
+        print(f"  export KUBECONFIG={state['kubeconfig']}")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    state_dir = _state_dir(args.state_dir)
+    pid = _running_pid(state_dir)
+    if pid is None:
+        _clean_state_files(state_dir)
+        message = f"no lab running (state dir {state_dir})"
+        print(json.dumps({"stopped": False, "state_dir": str(state_dir)}) if args.json else f"lab: {message}")
+        return 0
+    if not _stop(state_dir, pid):
+        return _fail(f"lab (pid {pid}) did not stop", 1)
+    _clean_state_files(state_dir, pid)
+    if args.json:
+        print(json.dumps({"stopped": True, "pid": pid, "state_dir": str(state_dir)}))
+    else:
+        print(f"lab: stopped (pid {pid})")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    state_dir = _state_dir(args.state_dir)
+    pid = _running_pid(state_dir)
+    state = _read_state(state_dir) if pid is not None else None
+    if args.json:
+        print(json.dumps({"running": pid is not None, "state_dir": str(state_dir), **(state or {})}))
+    elif state is None:
+        print(f"lab: not running (state dir {state_dir})")
+    else:
+        print(f"lab: scenario {state.get('scenario')!r} at {state.get('url')} (pid {pid})")
+        print(f"kubeconfig: {state.get('kubeconfig')}")
+    return 0 if pid is not None else 3
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    for path in builtin_scenarios(include_internal=args.all):
+        try:
+            description = load_scenario(path).description
+        except ScenarioError as exc:
+            description = f"(invalid: {exc})"
+        print(f"{path.stem:40} {description}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lab", description="egdoctor lab: a Kubernetes API server stand-in")
+    sub = parser.add_subparsers(dest="command", required=True)
+    state_help = f"state directory (default {default_state_dir()})"
+
+    up = sub.add_parser("up", help="start a scenario in the background and print how to reach it")
+    up.add_argument("scenario", help="scenario file, or the name of a built-in scenario")
+    up.add_argument("--json", action="store_true", help="print kubeconfig, url, state_dir and pid as JSON")
+    up.add_argument("--state-dir", help=state_help)
+    up.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    up.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the server to answer")
+    up.set_defaults(func=cmd_up)
+
+    down = sub.add_parser("down", help="stop the lab started with `up`")
+    down.add_argument("--state-dir", help=state_help)
+    down.add_argument("--json", action="store_true")
+    down.set_defaults(func=cmd_down)
+
+    status = sub.add_parser("status", help="show whether a lab is running (exit 3 when not)")
+    status.add_argument("--state-dir", help=state_help)
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)
+
+    serve = sub.add_parser("serve", help="run a scenario in the foreground until interrupted")
+    serve.add_argument("scenario", help="scenario file, or the name of a built-in scenario")
+    serve.add_argument("--state-dir", help=state_help)
+    serve.add_argument("--port", type=int, default=0)
+    serve.set_defaults(func=cmd_serve)
+
+    listing = sub.add_parser("list", help="list built-in scenarios")
+    listing.add_argument("--all", action="store_true", help="include the lab's own test scenarios")
+    listing.set_defaults(func=cmd_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
