@@ -21,11 +21,13 @@ Standard library only (``socket``, ``ssl``).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import re
 import socket
 import ssl
+import sys
 import time
 import uuid
 from collections.abc import Sequence
@@ -41,7 +43,8 @@ Outcome = Literal["http", "empty", "reset", "timeout", "refused", "tls_error", "
 ``empty``
     The peer closed cleanly (FIN) before sending a single byte.
 ``reset``
-    The connection was reset (RST) before a complete response head arrived.
+    The connection was reset (RST) before a complete response head arrived; ``phase`` tells
+    whether that happened right after the handshake (``connect``), while sending or while waiting.
 ``timeout``
     The deadline passed before a complete response head arrived (``phase`` says where it stuck).
 ``refused``
@@ -212,6 +215,7 @@ class _Response:
         self.framing: Literal["none", "length", "chunked", "close"] = "close"
         self.length = 0
         self.malformed = False
+        self.dropped = False
         self._consumed = 0
         self._chunk_state: Literal["size", "data", "crlf", "trailer"] = "size"
         self._chunk_left = 0
@@ -285,6 +289,8 @@ class _Response:
 
     def _take(self, data: bytes | bytearray) -> None:
         room = self.max_body - len(self.body)
+        if len(data) > room:
+            self.dropped = True
         if room > 0:
             self.body += data[:room]
 
@@ -421,11 +427,15 @@ class _Exchange:
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self.source is not None:
+                _defer_port_choice(sock)
                 sock.bind((self.source, 0))
             sock.settimeout(self._bound())
             sock.connect(self.target)
         except ConnectionRefusedError as exc:
             return self.finish("refused", "connect", error=str(exc))
+        except ConnectionResetError as exc:
+            # Accepted and reset before connect() returned (a front end rejecting the source at once).
+            return self.finish("reset", "connect", error=f"reset right after the TCP handshake: {exc}")
         except TimeoutError:
             return self.finish("timeout", "connect", error=f"no TCP connection within {self.timeout:g}s")
         except OSError as exc:
@@ -527,6 +537,7 @@ class _Exchange:
         self.sockets.append(sock)
         try:
             if self.source is not None:
+                _defer_port_choice(sock)
                 sock.bind((self.source, 0))
             sock.settimeout(self._bound())
             sock.connect(self.target)
@@ -617,8 +628,12 @@ class _Exchange:
             "closed_by": closed_by,
         }
         if resp.head_parsed:
-            body_complete = resp.complete or (resp.framing == "close" and stop == "eof")
-            if not body_complete and error is None:
+            body_complete = (
+                resp.complete or (resp.framing == "close" and stop == "eof")
+            ) and not resp.dropped
+            if resp.dropped:
+                error = f"body cut at max_body={max_body} bytes"
+            elif not body_complete and error is None:
                 error = {
                     "timeout": "deadline passed while reading the body",
                     "limit": f"body cut at max_body={max_body} bytes",
@@ -669,6 +684,20 @@ class _Exchange:
             error=f"connection {how} after {received} bytes of response head",
             **common,
         )
+
+
+_IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
+
+
+def _defer_port_choice(sock: socket.socket) -> None:
+    """Let the kernel pick the source port at connect() time, knowing the destination.
+
+    bind(addr, 0) alone reserves a port for the address regardless of destination, which runs out
+    under many probes from one source address; Linux's IP_BIND_ADDRESS_NO_PORT avoids that.
+    """
+    if sys.platform.startswith("linux") and sock.family == socket.AF_INET:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_IP, _IP_BIND_ADDRESS_NO_PORT, 1)
 
 
 def _tls_context(tls: TlsOptions, verify: bool) -> ssl.SSLContext:
