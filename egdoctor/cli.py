@@ -3,15 +3,23 @@ commands so that `egdoctor --help` stays instant."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import re
 import sys
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from egdoctor import __version__
+
+if TYPE_CHECKING:  # the probe modules load only when probes run
+    from egdoctor.checks.engine import Diagnosis
+    from egdoctor.probes.model import ProbeReport
+    from egdoctor.probes.plan import ProbeOptions
+    from egdoctor.snapshot.cluster import Connection
 
 app = typer.Typer(
     name="egdoctor",
@@ -97,6 +105,41 @@ def check(
     expect_hops: Annotated[
         int | None, typer.Option("--expect-hops", min=0, help="XFF mode: the number of trusted proxies.")
     ] = None,
+    cert_warn_days: Annotated[
+        int, typer.Option("--cert-warn-days", min=0, help="Warn about certificates expiring within N days.")
+    ] = 14,
+    no_probe: Annotated[
+        bool, typer.Option("--no-probe", help="Check objects only: send no traffic to the Gateways.")
+    ] = False,
+    probe_timeout: Annotated[
+        str, typer.Option("--probe-timeout", help="Bound of each probe (connect, TLS, answer), e.g. 3s.")
+    ] = "3s",
+    observe: Annotated[
+        str, typer.Option("--observe", help="How to see the client IP Envoy decides on: auto (access "
+                          "log when readable), route (temporary HTTPRoute; writes to the cluster), logs, "
+                          "echo:PATH, none.")
+    ] = "auto",
+    address: Annotated[
+        list[str] | None, typer.Option("--address", help="Probe this IP instead of the Gateway's status "
+                                       "addresses (repeatable; also enables probes with --from-file).")
+    ] = None,
+    resolver: Annotated[
+        str | None, typer.Option("--resolver", help="DNS server for the hostname checks, IP[:PORT] "
+                                 "(default: the system's).")
+    ] = None,
+    expect_client_ip: Annotated[
+        str | None, typer.Option("--expect-client-ip", help="The client IP Envoy should see for this machine "
+                                 "(default: the probe socket's local address).")
+    ] = None,
+    ca_file: Annotated[
+        str | None,
+        typer.Option("--ca-file", help="CA bundle to verify served certificates (default: system trust)."),
+    ] = None,
+    probe_allow: Annotated[
+        str | None, typer.Option("--probe-allow", help="Never send probes outside these CIDRs (comma-"
+                                 "separated; default: $EGDOCTOR_PROBE_ALLOW, else no restriction).")
+    ] = None,
+    probes_only: Annotated[bool, typer.Option("--probes-only", hidden=True)] = False,
     color: Annotated[
         bool | None, typer.Option("--color/--no-color", help="Force colour on or off (default: on a TTY, "
                                   "off when NO_COLOR is set).")
@@ -114,6 +157,19 @@ def check(
     label_key, label_value = namespace_label.split("=", 1)
     if namespace is not None and not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", namespace):
         raise _usage_error(f"-n {namespace!r} is not a valid namespace name")
+    probe_options = None
+    if not no_probe:
+        from egdoctor.probes.plan import OptionError, build_options
+
+        try:
+            probe_options = build_options(
+                timeout=parse_duration(probe_timeout), observe=observe, addresses=address, resolver=resolver,
+                expect_client_ip=expect_client_ip, ca_file=ca_file, probe_allow=probe_allow,
+                expect_hops=expect_hops, namespace=namespace,
+            )
+        except ValueError as exc:  # OptionError names its option; parse_duration's does not
+            message = str(exc) if isinstance(exc, OptionError) else f"--probe-timeout: {exc}"
+            raise _usage_error(message) from None
 
     from egdoctor.checks.engine import required_inputs, run_checks
     from egdoctor.checks.registry import Options, all_checks
@@ -124,10 +180,12 @@ def check(
         namespace_label=(label_key, label_value),
         expect_mode=expect_mode.value if expect_mode else None,
         expect_hops=expect_hops,
+        cert_warn_days=cert_warn_days,
     )
     checks = all_checks()
     threshold = None if fail_on is FailOn.none else Severity(fail_on.value)
 
+    conn = None
     if from_file:
         from egdoctor.snapshot.files import InputError, load_files
 
@@ -150,12 +208,50 @@ def check(
             sys.stderr.write("egdoctor: interrupted\n")
             raise typer.Exit(130) from None
 
-    diagnosis = run_checks(snapshot, options, checks)
+    diagnosis = run_checks(snapshot, options, {} if probes_only else checks)
     from egdoctor.report.view import Report
 
-    report = Report(diagnosis, diagnosis.findings, threshold)
+    probe_report = _probe_phase(diagnosis, probe_options, conn, timeout, bool(from_file))
+    findings = diagnosis.findings
+    if probe_report is not None:
+        from egdoctor.probes.engine import merge_findings
+
+        findings = merge_findings(findings, probe_report)
+    report = Report(diagnosis, findings, threshold, probes=probe_report)
     _render(report, output, color)
     raise typer.Exit(report.exit_code)
+
+
+@app.command("probe")
+@functools.wraps(check)
+def probe(**kwargs: object) -> None:
+    check(**{**kwargs, "probes_only": True, "no_probe": False})  # type: ignore[arg-type]
+
+
+# `probe` takes check's options minus the two that make no sense for it.
+probe.__signature__ = inspect.signature(check).replace(  # type: ignore[attr-defined]
+    parameters=[p for p in inspect.signature(check).parameters.values()
+                if p.name not in ("no_probe", "probes_only")]
+)
+probe.__doc__ = """Only the live probes: the client IP Envoy observes, PROXY/XFF behaviour, DNS and served
+certificates. Objects are still read for addresses, hostnames and mode; static findings other than access
+problems are not reported."""
+
+
+def _probe_phase(diagnosis: Diagnosis, probe_options: ProbeOptions | None, conn: Connection | None,
+                 request_timeout: float, offline: bool) -> ProbeReport | None:
+    from egdoctor.probes.engine import run_probes, skipped_report
+
+    if probe_options is None:
+        return None
+    if offline and not probe_options.addresses:
+        return skipped_report("probes skipped: --from-file has no live Gateway to probe (give --address IP "
+                              "to probe one)")
+    try:
+        return run_probes(diagnosis, probe_options, conn, request_timeout)
+    except KeyboardInterrupt:
+        sys.stderr.write("egdoctor: interrupted\n")
+        raise typer.Exit(130) from None
 
 
 def _render(report: object, output: Output, color: bool | None) -> None:

@@ -1,9 +1,10 @@
-"""Command line for the lab API server.
+"""Command line for the lab: the API server stand-in and, for scenarios with ``spec.datapath``, the data path.
 
-``up`` starts a scenario in the background and returns once the server answers; ``down`` stops it;
-``serve`` runs in the foreground (``up`` spawns it); ``status`` and ``list`` are for people.
-Everything a running lab owns lives in its state directory (default ``.lab/``): ``kubeconfig``,
-``ca.pem``, ``requests.log``, ``server.log``, ``lab.json`` and ``lab.pid``.
+``up`` starts a scenario in the background and returns once the server answers; ``down`` stops it and
+everything it started; ``serve`` runs in the foreground (``up`` spawns it); ``status`` and ``list`` are
+for people. Everything a running lab owns lives in its state directory (default ``.lab/``):
+``kubeconfig``, ``ca.pem``, ``requests.log``, ``server.log``, ``lab.json``, ``lab.pid``, and with a data
+path ``listener-ca.pem`` and ``datapath/`` (HAProxy and Envoy configs and logs, access logs, ``pids.json``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 from egdoctor_lab.scenario import ScenarioError, builtin_scenarios, load_scenario
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+STOP_GRACE = 15.0  # the server stops HAProxy and Envoy (bounded waits of their own) before it exits
 STATE_FILE = "lab.json"
 PID_FILE = "lab.pid"
 SERVER_LOG = "server.log"
@@ -113,7 +115,7 @@ def _probe(state: dict[str, Any], timeout: float = 2.0) -> bool:
         return False
 
 
-def _stop(state_dir: Path, pid: int, grace: float = 5.0) -> bool:
+def _stop(state_dir: Path, pid: int, grace: float = STOP_GRACE) -> bool:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
@@ -131,6 +133,36 @@ def _stop(state_dir: Path, pid: int, grace: float = 5.0) -> bool:
     return False
 
 
+def _reap_datapath(state_dir: Path) -> list[int]:
+    """Stop data-path children a server that was killed left behind, by the PIDs it recorded.
+
+    A PID is only signalled while its command line still names this state directory, so a recycled PID
+    is never hit.
+    """
+    try:
+        recorded = json.loads((state_dir / "datapath" / "pids.json").read_text())
+    except (OSError, ValueError):
+        return []
+    stopped = []
+    for pid in (v for v in recorded.values() if isinstance(v, int)) if isinstance(recorded, dict) else ():
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if str(state_dir) not in argv or not _alive(pid):
+            continue
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 3.0
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError):
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        stopped.append(pid)
+    return stopped
+
+
 def _running_pid(state_dir: Path) -> int | None:
     pid = _read_pid(state_dir)
     if pid is not None and _alive(pid) and _is_lab_process(pid):
@@ -142,12 +174,13 @@ def _running_pid(state_dir: Path) -> int | None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from egdoctor_lab.apiserver import LabApiServer
+    from egdoctor_lab.cluster import LabCluster
+    from egdoctor_lab.datapath import LabError
 
     state_dir = _state_dir(args.state_dir)
     try:
         scenario = load_scenario(args.scenario)
-        lab = LabApiServer.from_scenario(scenario, state_dir, port=args.port)
+        lab = LabCluster.from_scenario(scenario, state_dir, port=args.port)
     except ScenarioError as exc:
         return _fail(str(exc), 2)
 
@@ -162,23 +195,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         with lab:
             state = {
-                "kubeconfig": str(lab.kubeconfig_path),
-                "url": lab.url,
+                **lab.info(),
                 "state_dir": str(state_dir),
                 "pid": pid,
-                "scenario": scenario.name,
                 "scenario_path": str(scenario.path),
-                "ca": str(lab.ca_path),
-                "requests_log": str(lab.requests_log_path),
+                "requests_log": str(lab.api.requests_log_path),
             }
             _write_atomic(state_dir / PID_FILE, f"{pid}\n")
             _write_atomic(state_dir / STATE_FILE, json.dumps(state, indent=2) + "\n")
             print(f"lab: serving scenario {scenario.name!r} at {lab.url} (pid {pid})", flush=True)
             print(f"lab: kubeconfig {lab.kubeconfig_path}", flush=True)
-            for line in lab.skipped:
+            for key, gw in state["gateways"].items():
+                print(
+                    f"lab: Gateway {key}: LB {gw['lb']}, entry {gw['entry']}, ports {gw['ports']}", flush=True
+                )
+            if state["dns"]:
+                print(f"lab: DNS {state['dns']}", flush=True)
+            for line in lab.api.skipped:
                 print(f"lab: not served: {line}", flush=True)
+            for line in lab.notes:
+                print(f"lab: note: {line}", flush=True)
             while not stop.wait(0.5):
                 pass
+    except ScenarioError as exc:
+        return _fail(str(exc), 2)
+    except LabError as exc:
+        return _fail(str(exc), 1)
     finally:
         _clean_state_files(state_dir, pid)
     print("lab: stopped", flush=True)
@@ -187,11 +229,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_up(args: argparse.Namespace) -> int:
     from egdoctor_lab.apiserver import LabApiServer
+    from egdoctor_lab.translate import datapath_settings
 
     state_dir = _state_dir(args.state_dir)
     try:
         scenario = load_scenario(args.scenario)
-        LabApiServer.from_scenario(scenario)  # surfaces object-level problems before anything is spawned
+        # Surfaces object-level and spec.datapath problems before anything is spawned.
+        LabApiServer.from_scenario(scenario)
+        datapath_settings(scenario.settings)
     except ScenarioError as exc:
         return _fail(str(exc), 2)
 
@@ -246,12 +291,19 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     assert state is not None
     if args.json:
-        keys = ("kubeconfig", "url", "state_dir", "pid", "scenario")
-        print(json.dumps({k: state[k] for k in keys}))
+        keys = ("kubeconfig", "url", "state_dir", "pid", "scenario", "dns", "gateways", "caFile")
+        print(json.dumps({k: state.get(k) for k in keys}))
     else:
         print(f"lab up: scenario {scenario.name!r} at {state['url']} (pid {proc.pid})")
         print(f"kubeconfig: {state['kubeconfig']}")
         print(f"  export KUBECONFIG={state['kubeconfig']}")
+        for key, gw in (state.get("gateways") or {}).items():
+            edges = f", edges {', '.join(gw['edges'])}" if gw.get("edges") else ""
+            print(f"Gateway {key}: LB {gw['lb']}{edges}, ports {gw['ports']}")
+        if state.get("dns"):
+            print(f"DNS server: {state['dns']}")
+        if state.get("caFile"):
+            print(f"listener CA: {state['caFile']}")
     return 0
 
 
@@ -260,10 +312,13 @@ def cmd_down(args: argparse.Namespace) -> int:
     pid = _running_pid(state_dir)
     if pid is None:
         _clean_state_files(state_dir)
+        _reap_datapath(state_dir)
         message = f"no lab running (state dir {state_dir})"
         print(json.dumps({"stopped": False, "state_dir": str(state_dir)}) if args.json else f"lab: {message}")
         return 0
-    if not _stop(state_dir, pid):
+    stopped = _stop(state_dir, pid)
+    _reap_datapath(state_dir)
+    if not stopped:
         return _fail(f"lab (pid {pid}) did not stop", 1)
     _clean_state_files(state_dir, pid)
     if args.json:
@@ -298,13 +353,19 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lab", description="egdoctor lab: a Kubernetes API server stand-in")
+    parser = argparse.ArgumentParser(
+        prog="lab", description="egdoctor lab: a Kubernetes API server stand-in and the data path behind it"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     state_help = f"state directory (default {default_state_dir()})"
 
     up = sub.add_parser("up", help="start a scenario in the background and print how to reach it")
     up.add_argument("scenario", help="scenario file, or the name of a built-in scenario")
-    up.add_argument("--json", action="store_true", help="print kubeconfig, url, state_dir and pid as JSON")
+    up.add_argument(
+        "--json",
+        action="store_true",
+        help="print kubeconfig, url, state_dir, pid, scenario, dns, gateways and caFile as JSON",
+    )
     up.add_argument("--state-dir", help=state_help)
     up.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     up.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the server to answer")

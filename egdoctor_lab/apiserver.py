@@ -44,6 +44,19 @@ Protocol
     written through the subresource, custom resources get ``metadata.generation`` bumped on spec changes,
     ``resourceVersion`` preconditions give 409 Conflict, deleting a namespace deletes its contents.
     There is no OpenAPI document, so ``kubectl apply``/``create`` against the lab need ``--validate=false``.
+
+Pod logs
+    ``GET .../pods/{name}/log`` answers ``text/plain`` from ``LabApi.pod_logs`` (set by whoever runs a
+    data path; without one a pod has an empty log), with kube-apiserver's container rules (one
+    container is the default, several need ``container``) and ``sinceSeconds``, ``sinceTime``,
+    ``tailLines``, ``limitBytes`` and ``timestamps``. ``follow`` returns what is there and ends. RBAC
+    denials name the resource ``pods/log``.
+
+Store events
+    ``LabStore.subscribe`` registers a callback for writes made through the API (create, update,
+    patch, delete), so the lab can play a controller: it runs synchronously after the write, before
+    the client gets its answer, so a client that reads right after its write sees the controller's
+    reaction, as it would once a real controller had caught up.
 """
 
 from __future__ import annotations
@@ -67,7 +80,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.message import Message
@@ -630,6 +643,27 @@ def _content(obj: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata", "status")}
 
 
+@dataclass(frozen=True)
+class StoreEvent:
+    """A write made through the API: ``object`` as the client got it back (for a delete, the last state)."""
+
+    verb: str  # create, update, patch or delete
+    resource: ResourceType
+    object: dict[str, Any]
+    subresource: str | None = None
+
+    @property
+    def namespace(self) -> str | None:
+        return (self.object.get("metadata") or {}).get("namespace")
+
+    @property
+    def name(self) -> str:
+        return str((self.object.get("metadata") or {}).get("name") or "")
+
+
+StoreListener = Callable[[StoreEvent], None]
+
+
 class LabStore:
     """Thread-safe in-memory object store, keyed by group, plural, namespace and name.
 
@@ -643,6 +677,37 @@ class LabStore:
         }
         self._objects: dict[_Key, dict[str, Any]] = {}
         self._rv = 0
+        self._listeners: list[tuple[StoreListener, frozenset[str] | None]] = []
+
+    # -- events -------------------------------------------------------------------------------------------
+
+    def subscribe(self, listener: StoreListener, kinds: Iterable[str] | None = None) -> Callable[[], None]:
+        """Call ``listener`` for API writes of the given kinds (all kinds when None); returns an unsubscribe.
+
+        Listeners run without the store lock held; writes they make to the store directly fire no events.
+        """
+        entry = (listener, frozenset(kinds) if kinds is not None else None)
+        with self.lock:
+            self._listeners.append(entry)
+
+        def unsubscribe() -> None:
+            with self.lock:
+                if entry in self._listeners:
+                    self._listeners.remove(entry)
+
+        return unsubscribe
+
+    def notify(self, event: StoreEvent) -> None:
+        with self.lock:
+            listeners = list(self._listeners)
+        for listener, kinds in listeners:
+            if kinds is not None and event.resource.kind not in kinds:
+                continue
+            try:
+                listener(event)
+            except Exception:
+                # A broken listener must not turn a committed write into an error for the client.
+                traceback.print_exc()
 
     # -- lookups ------------------------------------------------------------------------------------------
 
@@ -896,6 +961,8 @@ class LabApi:
         self.settings = settings
         self.token = token
         self.served = served_resources(settings)
+        # (namespace, pod, container) -> (unix time, line) pairs, oldest first; None: no log.
+        self.pod_logs: Callable[[str, str, str], Sequence[tuple[float, str]] | None] | None = None
 
     # -- catalogue filtering -------------------------------------------------------------------------------
 
@@ -1032,6 +1099,16 @@ class LabApi:
                         "verbs": ["get", "patch", "update"],
                     }
                 )
+            if (rt.group, rt.plural) == ("", "pods"):
+                resources.append(
+                    {
+                        "name": "pods/log",
+                        "singularName": "",
+                        "namespaced": True,
+                        "kind": "Pod",
+                        "verbs": ["get"],
+                    }
+                )
         return {
             "kind": "APIResourceList",
             "apiVersion": "v1",
@@ -1070,7 +1147,8 @@ class LabApi:
         info.update(group=group, version=version, resource=rt.plural, namespace=namespace, name=name)
         if subresource is not None:
             info["subresource"] = subresource
-            if subresource != "status" or not rt.status:
+            is_log = subresource == "log" and (rt.group, rt.plural) == ("", "pods")
+            if not is_log and (subresource != "status" or not rt.status):
                 raise _no_such_path()
 
         watch = _param(params, "watch") in ("true", "1")
@@ -1087,7 +1165,7 @@ class LabApi:
         }.get((req.method, name is not None))
         if verb is None or verb not in rt.verbs:
             raise _method_not_allowed()
-        if subresource and verb not in ("get", "update", "patch"):
+        if subresource and verb not in (("get",) if subresource == "log" else ("get", "update", "patch")):
             raise _method_not_allowed()
         if verb == "create" and rt.namespaced and namespace is None:
             raise _method_not_allowed()
@@ -1103,17 +1181,116 @@ class LabApi:
         if verb == "list":
             return ApiResponse(200, self._list(rt, version, namespace, params))
         assert name is not None or verb in ("create", "deletecollection")
+        if verb == "get" and subresource == "log":
+            return self._pod_log(rt, version, namespace or "", name or "", params)
         if verb == "get":
             return ApiResponse(200, self._get(rt, version, namespace, name or "", subresource))
         if verb == "create":
-            return self._create(req, rt, version, namespace, dry_run)
-        if verb == "update":
-            return self._update(req, rt, version, namespace, name or "", subresource, dry_run)
-        if verb == "patch":
-            return self._patch(req, params, rt, version, namespace, name or "", subresource, dry_run)
-        if verb == "delete":
-            return self._delete(req, rt, version, namespace, name or "", dry_run)
-        return self._delete_collection(rt, version, namespace, params, dry_run)
+            response = self._create(req, rt, version, namespace, dry_run)
+        elif verb == "update":
+            response = self._update(req, rt, version, namespace, name or "", subresource, dry_run)
+        elif verb == "patch":
+            response = self._patch(req, params, rt, version, namespace, name or "", subresource, dry_run)
+        elif verb == "delete":
+            response = self._delete(req, rt, version, namespace, name or "", dry_run)
+        else:
+            response = self._delete_collection(rt, version, namespace, params, dry_run)
+        if not dry_run:
+            self._notify(verb, rt, subresource, response)
+        return response
+
+    def _notify(self, verb: str, rt: ResourceType, subresource: str | None, response: ApiResponse) -> None:
+        if response.status >= 300 or not isinstance(response.payload, dict):
+            return
+        objects = [response.payload]
+        if verb == "deletecollection":
+            verb, objects = "delete", [o for o in response.payload.get("items") or [] if isinstance(o, dict)]
+        for obj in objects:
+            if verb == "delete":
+                meta = obj.get("metadata") or {}
+                key = self.store.key_for(rt, meta.get("namespace"), str(meta.get("name") or ""))
+                with self.store.lock:
+                    if self.store.lookup(key) is not None:
+                        continue  # dryRun given in the DeleteOptions body
+            self.store.notify(StoreEvent(verb, rt, obj, subresource))
+
+    def _pod_log(
+        self, rt: ResourceType, version: str, namespace: str, name: str, params: Mapping[str, list[str]]
+    ) -> ApiResponse:
+        """kube-apiserver's pod log options (pkg/registry/core/pod/strategy.go LogLocation)."""
+        pod = self._get(rt, version, namespace, name, None)
+        spec = pod.get("spec")
+        raw_containers = spec.get("containers") if isinstance(spec, dict) else None
+        containers = [str(c.get("name")) for c in raw_containers or [] if isinstance(c, dict)]
+        container = _param(params, "container") or ""
+        if not container:
+            if len(containers) == 1:
+                container = containers[0]
+            elif not containers:
+                raise _bad_request(f"a container name must be specified for pod {name}")
+            else:
+                choices = " ".join(containers)
+                raise _bad_request(
+                    f"a container name must be specified for pod {name}, choose one of: [{choices}]"
+                )
+        elif container not in containers:
+            raise _bad_request(f"container {container} is not valid for pod {name}")
+        if _param(params, "previous") in ("true", "1"):
+            raise _bad_request(f'previous terminated container "{container}" in pod "{name}" not found')
+
+        def number(field: str, minimum: int) -> int | None:
+            raw = _param(params, field)
+            if raw is None or raw == "":
+                return None
+            try:
+                value = int(raw)
+            except ValueError:
+                raise _bad_request(f"{field}: invalid value {raw!r}: must be an integer") from None
+            if value < minimum:
+                bound = "greater than or equal to 0" if minimum == 0 else "greater than 0"
+                message = f"{field}: Invalid value: {value}: must be {bound}"
+                raise ApiError(
+                    422,
+                    "Invalid",
+                    f'PodLogOptions.meta.k8s.io "{name}" is invalid: {message}',
+                    {"name": name, "kind": "PodLogOptions"},
+                )
+            return value
+
+        since_seconds, tail_lines, limit_bytes = (
+            number("sinceSeconds", 1),
+            number("tailLines", 0),
+            number("limitBytes", 1),
+        )
+        since_time = _param(params, "sinceTime")
+        if since_seconds is not None and since_time:
+            raise _bad_request("at most one of `sinceTime` or `sinceSeconds` may be specified")
+        cutoff: float | None = None
+        if since_seconds is not None:
+            cutoff = time.time() - since_seconds
+        elif since_time:
+            try:
+                cutoff = datetime.fromisoformat(since_time.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                raise _bad_request(f"sinceTime: invalid value {since_time!r}: must be RFC 3339") from None
+        source = self.pod_logs(namespace, name, container) if self.pod_logs is not None else None
+        lines = list(source or [])
+        # The kubelet seeks to the last tailLines lines first and filters them by time afterwards.
+        if tail_lines is not None:
+            lines = lines[len(lines) - tail_lines :] if tail_lines else []
+        if cutoff is not None:
+            lines = [(t, text) for t, text in lines if t >= cutoff]
+        stamped = _param(params, "timestamps") in ("true", "1")
+        out = []
+        for t, text in lines:
+            if stamped:
+                stamp = datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
+                text = f"{stamp} {text}"
+            out.append(text + "\n")
+        data = "".join(out).encode("utf-8")
+        if limit_bytes is not None:
+            data = data[:limit_bytes]
+        return ApiResponse(200, data, "text/plain")
 
     def denied(
         self, rt: ResourceType, verb: str, namespace: str | None, subresource: str | None = None
@@ -1893,4 +2070,5 @@ __all__ = [
     "LabStore",
     "LabelSelector",
     "ResourceType",
+    "StoreEvent",
 ]

@@ -51,22 +51,58 @@ class CliResult:
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> CliResult:
     full_env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "NO_COLOR")}
     full_env["HOME"] = full_env.get("EGDOCTOR_TEST_HOME", "/nonexistent-home")
+    # Probes may only ever reach the lab's loopback addresses, never a scenario's documentation addresses.
+    full_env["EGDOCTOR_PROBE_ALLOW"] = "127.0.0.0/8"
     full_env.update(env or {})
     proc = subprocess.run(
-        [*egdoctor_command(), *args], capture_output=True, text=True, env=full_env, timeout=timeout, check=False
+        [*egdoctor_command(), *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        check=False,
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
+def has_datapath(scenario: str | Path) -> bool:
+    from egdoctor_lab.scenario import load_scenario
+    from egdoctor_lab.translate import has_datapath as settings_have_datapath
+
+    return settings_have_datapath(load_scenario(_scenario_path(scenario)).settings)
+
+
+def _scenario_path(scenario: str | Path) -> Path:
+    path = Path(scenario)
+    return path if path.exists() else SCENARIOS / f"{scenario}.yaml"
+
+
 @contextmanager
 def lab_for(scenario: str | Path, state_dir: Path) -> Iterator[Any]:
+    """The API stand-in, plus the real data path (LabCluster) when the scenario has `spec.datapath`."""
     from egdoctor_lab.apiserver import LabApiServer
 
-    path = Path(scenario)
-    if not path.exists():
-        path = SCENARIOS / f"{scenario}.yaml"
+    path = _scenario_path(scenario)
+    if has_datapath(path):
+        from egdoctor_lab.cluster import LabCluster
+
+        with LabCluster.from_scenario(path, state_dir) as cluster:
+            yield cluster
+        return
     with LabApiServer.from_scenario(path, state_dir=state_dir) as lab:
         yield lab
+
+
+def probe_args(lab: Any) -> list[str]:
+    """What a user of the lab passes: its DNS server and the CA of its listener certificates."""
+    args: list[str] = []
+    dns = getattr(lab, "dns_address", None)
+    if dns is not None:
+        args += ["--resolver", f"{dns[0]}:{dns[1]}"]
+    ca = getattr(lab, "lab_ca_path", None)
+    if ca is not None:
+        args += ["--ca-file", str(ca)]
+    return args
 
 
 @pytest.fixture

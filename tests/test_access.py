@@ -41,7 +41,9 @@ def test_denying_any_one_kind_never_crashes_and_names_skipped_checks(tmp_path: P
     result = _run(tmp_path, scenario, "-n", "team-a")
     assert result.exit_code in (0, 1), result.stderr
     assert "Traceback" not in result.stderr
-    readers = sorted(c.id for c in all_checks().values() if any(KINDS[i].plural == resource for i in c.inputs))
+    readers = sorted(
+        c.id for c in all_checks().values() if any(KINDS[i].plural == resource for i in c.inputs)
+    )
     denied = [f for f in result.json["findings"] if f["code"] == "EGD002" and resource in f["message"]]
     assert denied, result.json["findings"]
     for check_id in readers:
@@ -52,7 +54,9 @@ def test_denying_any_one_kind_never_crashes_and_names_skipped_checks(tmp_path: P
 
 
 def test_denial_in_one_namespace_is_named(tmp_path: Path) -> None:
-    scenario = _variant(tmp_path, denials=[{"verb": "list", "resource": "services", "namespace": "envoy-gateway-system"}])
+    scenario = _variant(
+        tmp_path, denials=[{"verb": "list", "resource": "services", "namespace": "envoy-gateway-system"}]
+    )
     result = _run(tmp_path, scenario, "-n", "team-a")
     denied = [f for f in result.json["findings"] if f["code"] == "EGD002"]
     assert any("envoy-gateway-system" in f["message"] for f in denied), denied
@@ -68,7 +72,9 @@ def test_missing_envoy_gateway_crds_is_egd003(tmp_path: Path) -> None:
 
 
 def test_missing_optional_route_kinds_are_quiet(tmp_path: Path) -> None:
-    scenario = _variant(tmp_path, absentKinds=["gateway.networking.k8s.io/TCPRoute", "gateway.networking.k8s.io/TLSRoute"])
+    scenario = _variant(
+        tmp_path, absentKinds=["gateway.networking.k8s.io/TCPRoute", "gateway.networking.k8s.io/TLSRoute"]
+    )
     result = _run(tmp_path, scenario, "-n", "team-a")
     assert result.exit_code == 0
     assert "EGD003" not in result.codes

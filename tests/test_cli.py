@@ -16,11 +16,26 @@ from tests.conftest import SCENARIOS, lab_for, run_cli
 HEALTHY = SCENARIOS / "shared-direct-healthy.yaml"
 
 
+def _healthy_objects() -> list[dict]:
+    """The healthy scenario as a cluster would export it (the lab fills its certificates at load)."""
+    from egdoctor_lab.scenario import load_scenario
+
+    return [dict(o) for o in load_scenario(HEALTHY).objects]
+
+
+@pytest.fixture
+def healthy_dump(tmp_path: Path) -> Path:
+    path = tmp_path / "healthy-dump.yaml"
+    path.write_text(yaml.safe_dump_all(_healthy_objects()))
+    return path
+
+
 def test_help_does_not_import_the_kubernetes_client() -> None:
     code = (
         "import sys\nsys.argv=['egdoctor','--help']\nfrom egdoctor.cli import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "print('LOADED' if any(m == 'kubernetes' or m.startswith('kubernetes.') for m in sys.modules) else 'CLEAN')"
+        "loaded = any(m == 'kubernetes' or m.startswith('kubernetes.') for m in sys.modules)\n"
+        "print('LOADED' if loaded else 'CLEAN')"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert "check" in proc.stdout
@@ -166,18 +181,22 @@ def test_one_list_per_kind_and_scope(tmp_path: Path) -> None:
 # -- offline input ----------------------------------------------------------------------------------------
 
 
-def test_from_file_matches_live_result(tmp_path: Path) -> None:
-    offline = run_cli("check", "--from-file", str(HEALTHY), "-n", "team-a", "-o", "json")
+def test_from_file_matches_live_result(healthy_dump: Path) -> None:
+    offline = run_cli("check", "--from-file", str(healthy_dump), "-n", "team-a", "-o", "json")
     assert offline.exit_code == 0, offline.stderr
     assert offline.json["gateways"][0]["mode"] == "direct"
     assert offline.json["source"]["mode"] == "files"
 
 
 def test_from_file_reads_kubectl_lists_and_directories(tmp_path: Path) -> None:
-    docs = [d for d in yaml.safe_load_all(HEALTHY.read_text()) if d and d.get("kind") != "LabScenario"]
+    docs = _healthy_objects()
     (tmp_path / "dump").mkdir()
-    (tmp_path / "dump" / "list.yaml").write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": docs[:8]}))
-    (tmp_path / "dump" / "rest.json").write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": docs[8:]}))
+    (tmp_path / "dump" / "list.yaml").write_text(
+        yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": docs[:8]})
+    )
+    (tmp_path / "dump" / "rest.json").write_text(
+        json.dumps({"apiVersion": "v1", "kind": "List", "items": docs[8:]})
+    )
     (tmp_path / "dump" / "notes.txt").write_text("ignored")
     result = run_cli("check", "--from-file", str(tmp_path / "dump"), "-A", "-o", "json")
     assert result.exit_code == 0, result.stdout
@@ -186,12 +205,22 @@ def test_from_file_reads_kubectl_lists_and_directories(tmp_path: Path) -> None:
 
 
 def test_malformed_objects_and_files_become_egd004_and_the_rest_runs(tmp_path: Path) -> None:
-    docs = [d for d in yaml.safe_load_all(HEALTHY.read_text()) if d and d.get("kind") != "LabScenario"]
-    bad_route = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
-                 "metadata": {"name": "broken", "namespace": "team-a"}, "spec": {"parentRefs": "shared"}}
-    bad_gateway = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
-                   "metadata": {"name": "odd", "namespace": "team-a"},
-                   "spec": {"gatewayClassName": "eg", "listeners": [{"name": "x", "port": "eighty", "protocol": "HTTP"}]}}
+    docs = _healthy_objects()
+    bad_route = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": "broken", "namespace": "team-a"},
+        "spec": {"parentRefs": "shared"},
+    }
+    bad_gateway = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "Gateway",
+        "metadata": {"name": "odd", "namespace": "team-a"},
+        "spec": {
+            "gatewayClassName": "eg",
+            "listeners": [{"name": "x", "port": "eighty", "protocol": "HTTP"}],
+        },
+    }
     (tmp_path / "a.yaml").write_text(yaml.safe_dump_all([*docs, bad_route, bad_gateway]))
     (tmp_path / "b.yaml").write_text("kind: [unclosed")
     result = run_cli("check", "--from-file", str(tmp_path), "-n", "team-a", "-o", "json")
@@ -206,20 +235,24 @@ def test_malformed_objects_and_files_become_egd004_and_the_rest_runs(tmp_path: P
 # -- terminal output ---------------------------------------------------------------------------------------
 
 
-def test_text_output_honours_no_color_and_keeps_marks() -> None:
-    plain = run_cli("check", "--from-file", str(HEALTHY), "-n", "team-a", env={"NO_COLOR": "1"})
+def test_text_output_honours_no_color_and_keeps_marks(healthy_dump: Path) -> None:
+    plain = run_cli("check", "--from-file", str(healthy_dump), "-n", "team-a", env={"NO_COLOR": "1"})
     assert "\x1b[" not in plain.stdout
     assert "✓" in plain.stdout and "mode: direct" in plain.stdout
-    forced = run_cli("check", "--from-file", str(HEALTHY), "-n", "team-a", "--color")
+    forced = run_cli("check", "--from-file", str(healthy_dump), "-n", "team-a", "--color")
     assert "\x1b[" in forced.stdout
 
 
 def test_fail_on_threshold(tmp_path: Path) -> None:
-    docs = [d for d in yaml.safe_load_all(HEALTHY.read_text()) if d and d.get("kind") != "LabScenario"]
+    docs = _healthy_objects()
     for d in docs:
         if d["kind"] == "Gateway":
-            d["status"]["conditions"][1] = {"type": "Programmed", "status": "False", "reason": "AddressNotAssigned",
-                                            "message": "No addresses have been assigned to the Gateway"}
+            d["status"]["conditions"][1] = {
+                "type": "Programmed",
+                "status": "False",
+                "reason": "AddressNotAssigned",
+                "message": "No addresses have been assigned to the Gateway",
+            }
     (tmp_path / "s.yaml").write_text(yaml.safe_dump_all(docs))
     failing = run_cli("check", "--from-file", str(tmp_path / "s.yaml"), "-n", "team-a", "-o", "json")
     assert failing.exit_code == 1 and "EGD103" in failing.codes

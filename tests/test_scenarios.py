@@ -6,13 +6,19 @@ scenario file adds its tests.
 
 from __future__ import annotations
 
+import re
+import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.conftest import SCENARIOS, lab_for, run_cli
+from tests.conftest import SCENARIOS, has_datapath, lab_for, probe_args, run_cli
+
+# Default bound of a whole probe phase (--probe-timeout 3s); a scenario may set `probeWithin`.
+PROBE_PHASE_BOUND = 8.0
+_PLACEHOLDER = re.compile(r"\{([a-z0-9-]+)/([a-z0-9-]+)\.(lb|member|edge1|edge2)\}")
 
 
 def _expectations() -> list[Any]:
@@ -33,13 +39,53 @@ def test_enough_scenarios_are_checked_in() -> None:
     assert len({p.values[0] for p in EXPECTATIONS}) >= 25
 
 
+def _fill(text: str, lab: Any) -> str:
+    """Lab addresses are claimed per run: `{ns/gw.member}`, `.lb`, `.edge1`, `.edge2` and `{this}` (this
+    machine's address toward the lab) stand for them in expectations."""
+
+    def address(match: re.Match[str]) -> str:
+        addrs = lab.gateway_addresses(match.group(1), match.group(2))
+        edges = (*addrs.edges, "", "")
+        named = {"lb": addrs.lb, "member": addrs.member_source, "edge1": edges[0], "edge2": edges[1]}
+        return named[match.group(3)]
+
+    text = _PLACEHOLDER.sub(address, text)
+    if "{this}" in text:
+        lb = next(iter(lab.info()["gateways"].values()))["lb"]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.connect((lb, 9))  # selects the route only; nothing is sent
+            text = text.replace("{this}", sock.getsockname()[0])
+    return text
+
+
+def _egdoctor_objects(lab: Any) -> list[str]:
+    return [
+        f"{o.get('kind')} {o['metadata'].get('namespace')}/{o['metadata'].get('name')}"
+        for o in lab.store.objects()
+        if (o.get("metadata", {}).get("labels") or {}).get("app.kubernetes.io/managed-by") == "egdoctor"
+    ]
+
+
 @pytest.mark.parametrize(("scenario", "expect"), EXPECTATIONS)
 def test_scenario_expectation(scenario: Path, expect: dict[str, Any], tmp_path: Path) -> None:
+    datapath = has_datapath(scenario)
     with lab_for(scenario, tmp_path) as lab:
-        result = run_cli("check", "--kubeconfig", str(lab.kubeconfig_path), "-o", "json", *expect.get("args", []))
+        # Scenarios without a data path carry documentation addresses: never probe those.
+        extra = probe_args(lab) if datapath else ["--no-probe"]
+        result = run_cli(
+            "check", "--kubeconfig", str(lab.kubeconfig_path), "-o", "json", *extra, *expect.get("args", [])
+        )
+        if datapath:
+            assert _egdoctor_objects(lab) == [], "egdoctor left objects in the cluster"
+            expect = yaml.safe_load(_fill(yaml.safe_dump(expect), lab))
     report = result.json
+    if datapath:
+        bound = float(expect.get("probeWithin", PROBE_PHASE_BOUND))
+        assert report["probeElapsedSeconds"] <= bound, f"probe phase took {report['probeElapsedSeconds']}s"
     codes = {f["code"] for f in report["findings"]}
-    detail = "\n".join(f"{f['code']} {f['severity']} {f['object']} {f['message']}" for f in report["findings"])
+    detail = "\n".join(
+        f"{f['code']} {f['severity']} {f['object']} {f['message']}" for f in report["findings"]
+    )
     if "exit" in expect:
         assert result.exit_code == expect["exit"], f"exit {result.exit_code}\n{detail}\n{result.stderr}"
     for code in expect.get("codes", []):

@@ -5,4 +5,5 @@ from egdoctor.checks import (  # noqa: F401
     gateways,
     policies,
     routes,
+    tls,
 )

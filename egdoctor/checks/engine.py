@@ -9,7 +9,7 @@ from egdoctor.checks.registry import CheckContext, CheckSpec, Options, all_check
 from egdoctor.findings.codes import make_finding
 from egdoctor.findings.model import Finding, ObjectRef
 from egdoctor.model.topology import GatewayKey, Topology, build_topology
-from egdoctor.snapshot.kinds import KINDS
+from egdoctor.snapshot.kinds import KINDS, ROUTE_KINDS
 from egdoctor.snapshot.model import AccessProblem, Snapshot
 
 
@@ -26,14 +26,20 @@ def required_inputs(checks: Iterable[CheckSpec]) -> set[str]:
     return {i for c in checks for i in c.inputs}
 
 
-def _blocking(snapshot: Snapshot, name: str) -> AccessProblem | None:
-    for p in snapshot.problems_for(name):
-        if p.reason in ("forbidden", "error") or (p.reason == "absent" and KINDS[name].required):
-            return p
-    return None
+def _blocking(snapshot: Snapshot, name: str) -> list[AccessProblem]:
+    """The access problems that make a check reading `name` unreliable: a check running on a partly
+    readable kind would call unreadable objects missing. A kind that is not installed only blocks when
+    it is required; optional kinds (TCPRoute, cert-manager...) simply hold nothing."""
+    return [
+        p
+        for p in snapshot.problems_for(name)
+        if p.reason in ("forbidden", "error") or (p.reason == "absent" and KINDS[name].required)
+    ]
 
 
-def run_checks(snapshot: Snapshot, options: Options, checks: Mapping[str, CheckSpec] | None = None) -> Diagnosis:
+def run_checks(
+    snapshot: Snapshot, options: Options, checks: Mapping[str, CheckSpec] | None = None
+) -> Diagnosis:
     checks = checks if checks is not None else all_checks()
     topology = build_topology(snapshot)
     ctx = CheckContext(snapshot, topology, options)
@@ -41,10 +47,12 @@ def run_checks(snapshot: Snapshot, options: Options, checks: Mapping[str, CheckS
     skipped: dict[str, str] = {}
     disabled_by: dict[AccessProblem, list[str]] = {}
     for spec in checks.values():
-        blockers = [p for p in (_blocking(snapshot, i) for i in spec.inputs) if p is not None]
+        blockers = [p for i in spec.inputs for p in _blocking(snapshot, i)]
+        for p in (p for i in spec.inputs for p in snapshot.problems_for(i)):
+            disabled_by.setdefault(p, [])
         if blockers:
             for b in blockers:
-                disabled_by.setdefault(b, []).append(spec.id)
+                disabled_by[b].append(spec.id)
             skipped[spec.id] = "; ".join(sorted({f"{b.reason}: {b.resource}" for b in blockers}))
             continue
         try:
@@ -86,19 +94,36 @@ def _access_findings(snapshot: Snapshot, disabled_by: Mapping[AccessProblem, lis
         where = f"in namespace {p.namespace}" if p.namespace else "cluster-wide"
         if p.reason == "forbidden":
             out.append(
-                make_finding("EGD002", verb=p.verb, resource=p.resource, where=where, skipped=skipped,
-                             evidence={"kind": p.input, "namespace": p.namespace, "apiMessage": p.message})
+                make_finding(
+                    "EGD002",
+                    verb=p.verb,
+                    resource=p.resource,
+                    where=where,
+                    skipped=skipped,
+                    evidence={"kind": p.input, "namespace": p.namespace, "apiMessage": p.message},
+                )
             )
         elif p.reason == "absent":
             if KINDS[p.input].required:
                 out.append(
-                    make_finding("EGD003", group_kind=KINDS[p.input].group_kind, skipped=skipped,
-                                 evidence={"kind": p.input})
+                    make_finding(
+                        "EGD003",
+                        group_kind=KINDS[p.input].group_kind,
+                        skipped=skipped,
+                        evidence={"kind": p.input},
+                    )
                 )
         else:
             out.append(
-                make_finding("EGD005", verb=p.verb, resource=p.resource, where=where, reason=p.message,
-                             skipped=skipped, evidence={"kind": p.input, "namespace": p.namespace})
+                make_finding(
+                    "EGD005",
+                    verb=p.verb,
+                    resource=p.resource,
+                    where=where,
+                    reason=p.message,
+                    skipped=skipped,
+                    evidence={"kind": p.input, "namespace": p.namespace},
+                )
             )
     for m in snapshot.malformed:
         out.append(make_finding("EGD004", subject=m.subject, reason=m.reason))
@@ -129,6 +154,9 @@ def _in_scope(f: Finding, snapshot: Snapshot, relevant: Mapping[GatewayKey, set[
         return True
     if f.subject.namespace in snapshot.namespaces:
         return True
+    if f.subject.kind in ROUTE_KINDS:
+        # another team's route stays out of a namespace-scoped report, even when it shares the Gateway
+        return f.gateway is not None and f.gateway.namespace in snapshot.namespaces
     if f.gateway is not None and f.gateway.key in relevant:
         listeners = relevant[f.gateway.key]
         return listeners is None or f.gateway.listener is None or f.gateway.listener in listeners

@@ -7,16 +7,17 @@ from collections.abc import Iterator, Mapping
 from egdoctor.checks.registry import CheckContext, check
 from egdoctor.findings.codes import make_finding
 from egdoctor.findings.model import Finding, GatewayRef, ObjectRef
-from egdoctor.model.topology import EG_CONTROLLER
-from egdoctor.snapshot.objects import as_list, as_map, conditions
+from egdoctor.model.topology import EG_CONTROLLER, ListenerView
+from egdoctor.snapshot.kinds import ROUTE_KINDS
+from egdoctor.snapshot.objects import as_list, as_map, conditions, thaw
 
 # Listener condition reasons -> what to do about them (gateway-api apis/v1/gateway_types.go,
 # envoyproxy/gateway internal/gatewayapi/listener.go).
 _LISTENER_FIXES = {
     "InvalidCertificateRef": "check the listener's certificateRefs: the Secret must exist in the Gateway's "
     "namespace, be of type kubernetes.io/tls and hold tls.crt and tls.key (see EGD401)",
-    "RefNotPermitted": "the certificateRef points to another namespace: add a ReferenceGrant there that allows "
-    "Gateways from the Gateway's namespace to use the Secret",
+    "RefNotPermitted": "the certificateRef points to another namespace: add a ReferenceGrant there that "
+    "allows Gateways from the Gateway's namespace to use the Secret",
     "HostnameConflict": "two listeners share port, protocol and hostname: give each a unique hostname",
     "ProtocolConflict": "two listeners use the same port with different protocols: use separate ports",
     "PortUnavailable": "the port cannot be used: pick another port",
@@ -49,7 +50,11 @@ def gatewayclass(ctx: CheckContext) -> Iterator[Finding]:
                 problem = f"is not Accepted ({accepted.get('reason')}: {accepted.get('message', '')})"
         if problem:
             yield make_finding(
-                "EGD101", subject=ref, gateway=where, gatewayclass=name, problem=problem,
+                "EGD101",
+                subject=ref,
+                gateway=where,
+                gatewayclass=name,
+                problem=problem,
                 expected=ctx.options.gateway_class,
                 evidence={"gateway": f"{gv.key[0]}/{gv.key[1]}"},
             )
@@ -62,25 +67,54 @@ def gateway_status(ctx: CheckContext) -> Iterator[Finding]:
         ref, where = gv.obj.ref, GatewayRef(*gv.key)
         conds = conditions(gv.obj.status)
         accepted = conds.get("Accepted")
+        # The API server defaults a new Gateway's conditions to Unknown/Pending ("Waiting for controller"):
+        # that is no controller's verdict, so it is reported once, as not reconciled, not as a rejection.
+        if accepted is not None and (
+            accepted.get("status") == "Unknown" or accepted.get("reason") == "Pending"
+        ):
+            yield make_finding(
+                "EGD103",
+                subject=ref,
+                gateway=where,
+                problem=f"has not been reconciled by any controller (Accepted: {accepted.get('reason')}: "
+                f"{accepted.get('message', '')}), so it has no address: check that spec.gatewayClassName "
+                "names a class Envoy Gateway serves (see EGD101)",
+                evidence={"condition": dict(accepted)},
+            )
+            continue
         if accepted is not None and accepted.get("status") != "True":
             yield make_finding(
-                "EGD102", subject=ref, gateway=where, reason=accepted.get("reason"),
-                message=accepted.get("message", ""), evidence={"condition": dict(accepted)},
+                "EGD102",
+                subject=ref,
+                gateway=where,
+                reason=accepted.get("reason"),
+                message=accepted.get("message", ""),
+                evidence={"condition": dict(accepted)},
             )
         programmed = conds.get("Programmed")
         if not conds:
-            yield make_finding("EGD103", subject=ref, gateway=where,
-                               problem="has no status conditions: no controller has reconciled it")
+            yield make_finding(
+                "EGD103",
+                subject=ref,
+                gateway=where,
+                problem="has no status conditions: no controller has reconciled it",
+            )
             continue
         if programmed is not None and programmed.get("status") != "True":
             yield make_finding(
-                "EGD103", subject=ref, gateway=where,
+                "EGD103",
+                subject=ref,
+                gateway=where,
                 problem=f"is not Programmed ({programmed.get('reason')}: {programmed.get('message', '')})",
                 evidence={"condition": dict(programmed)},
             )
         elif not gv.addresses:
-            yield make_finding("EGD103", subject=ref, gateway=where,
-                               problem="has no address in status.addresses: the load balancer has no IP yet")
+            yield make_finding(
+                "EGD103",
+                subject=ref,
+                gateway=where,
+                problem="has no address in status.addresses: the load balancer has no IP yet",
+            )
 
 
 @check("listener-conditions", inputs=["Gateway"], codes=["EGD104"])
@@ -102,11 +136,19 @@ def listener_conditions(ctx: CheckContext) -> Iterator[Finding]:
                 first = failing[0]
                 reason = str(first.get("reason", ""))
                 yield make_finding(
-                    "EGD104", subject=gv.obj.ref, gateway=GatewayRef(*gv.key, lv.name), listener=lv.name,
-                    condition=first.get("type"), status=first.get("status"), reason=reason,
+                    "EGD104",
+                    subject=gv.obj.ref,
+                    gateway=GatewayRef(*gv.key, lv.name),
+                    listener=lv.name,
+                    condition=first.get("type"),
+                    status=first.get("status"),
+                    reason=reason,
                     message=first.get("message", ""),
-                    fix=_LISTENER_FIXES.get(reason, f"`kubectl describe gateway -n {gv.key[0]} {gv.key[1]}` "
-                                            "and fix what the listener condition says"),
+                    fix=_LISTENER_FIXES.get(
+                        reason,
+                        f"`kubectl describe gateway -n {gv.key[0]} {gv.key[1]}` "
+                        "and fix what the listener condition says",
+                    ),
                     evidence={"conditions": [dict(c) for c in failing]},
                 )
 
@@ -114,14 +156,21 @@ def listener_conditions(ctx: CheckContext) -> Iterator[Finding]:
 @check("one-shared-gateway", inputs=["Gateway"], codes=["EGD105"])
 def gateway_count(ctx: CheckContext) -> Iterator[Finding]:
     """The class has one shared Gateway, not one per namespace."""
-    of_class = [gv for gv in ctx.topology.gateways.values()
-                if gv.obj.spec.get("gatewayClassName") == ctx.options.gateway_class]
+    of_class = [
+        gv
+        for gv in ctx.topology.gateways.values()
+        if gv.obj.spec.get("gatewayClassName") == ctx.options.gateway_class
+    ]
     if len(of_class) > 1:
         names = ", ".join(f"{k[0]}/{k[1]}" for k in sorted(gv.key for gv in of_class))
         for gv in of_class:
             yield make_finding(
-                "EGD105", subject=gv.obj.ref, gateway=GatewayRef(*gv.key), count=len(of_class),
-                gatewayclass=ctx.options.gateway_class, gateways=names,
+                "EGD105",
+                subject=gv.obj.ref,
+                gateway=GatewayRef(*gv.key),
+                count=len(of_class),
+                gatewayclass=ctx.options.gateway_class,
+                gateways=names,
             )
 
 
@@ -134,41 +183,63 @@ def _selector_matches(selector: Mapping[str, object], labels: Mapping[str, str])
             continue
         key, op, values = expr.get("key"), expr.get("operator"), [str(v) for v in as_list(expr.get("values"))]
         present = key in labels
-        if (op == "In" and (not present or labels[str(key)] not in values)) or (
-            op == "NotIn" and present and labels[str(key)] in values
-        ) or (op == "Exists" and not present) or (op == "DoesNotExist" and present):
+        if (
+            (op == "In" and (not present or labels[str(key)] not in values))
+            or (op == "NotIn" and present and labels[str(key)] in values)
+            or (op == "Exists" and not present)
+            or (op == "DoesNotExist" and present)
+        ):
             return False
     return True
 
 
+def _allowed_from(lv: ListenerView) -> tuple[str, Mapping[str, object]]:
+    allowed = as_map(as_map(lv.spec.get("allowedRoutes")).get("namespaces"))
+    return str(allowed.get("from", "Same")), as_map(allowed.get("selector"))
+
+
+# Two checks, because the Namespace list is often forbidden to customers and from: Same needs only routes.
+@check("allowed-routes-same", inputs=["Gateway", *ROUTE_KINDS], codes=["EGD106"])
+def allowed_routes_same(ctx: CheckContext) -> Iterator[Finding]:
+    """A listener that admits only its own namespace (from: Same) is not targeted from other namespaces."""
+    for gv in ctx.topology.gateways.values():
+        for lv in gv.listeners:
+            foreign = sorted(
+                {a.route.namespace or "" for a in lv.attachments if a.route.namespace != gv.key[0]}
+            )
+            if _allowed_from(lv)[0] == "Same" and foreign:
+                yield make_finding(
+                    "EGD106",
+                    subject=gv.obj.ref,
+                    gateway=GatewayRef(*gv.key, lv.name),
+                    listener=lv.name,
+                    problem=f"allows routes only from its own namespace (from: Same, the default when "
+                    f"allowedRoutes is not set) but routes in {', '.join(foreign)} target it",
+                    fix="set allowedRoutes.namespaces to from: Selector with matchLabels "
+                    f'{ctx.options.namespace_label[0]}: "{ctx.options.namespace_label[1]}"',
+                )
+
+
 @check("allowed-routes", inputs=["Gateway", "Namespace"], codes=["EGD106"])
 def allowed_routes(ctx: CheckContext) -> Iterator[Finding]:
-    """A listener's allowedRoutes can admit the namespaces whose routes target it."""
+    """A listener's allowedRoutes selector matches at least one namespace."""
     namespaces = {n.name: n.labels for n in ctx.snapshot.of("Namespace")}
     for gv in ctx.topology.gateways.values():
         for lv in gv.listeners:
-            allowed = as_map(as_map(lv.spec.get("allowedRoutes")).get("namespaces"))
-            source = allowed.get("from", "Same")
-            foreign = sorted({a.route.namespace or "" for a in lv.attachments if a.route.namespace != gv.key[0]})
-            where = GatewayRef(*gv.key, lv.name)
-            if source == "Same" and foreign:
-                yield make_finding(
-                    "EGD106", subject=gv.obj.ref, gateway=where, listener=lv.name,
-                    problem=f"allows routes only from its own namespace (from: Same) but routes in "
-                    f"{', '.join(foreign)} target it",
-                    fix="set allowedRoutes.namespaces to from: Selector with matchLabels "
-                    f"{ctx.options.namespace_label[0]}: \"{ctx.options.namespace_label[1]}\"",
-                )
-            elif source == "Selector":
-                selector = as_map(allowed.get("selector"))
-                if not selector or not namespaces:
-                    continue
-                matching = [n for n, labels in namespaces.items() if _selector_matches(selector, labels)]
-                if not matching:
-                    yield make_finding(
-                        "EGD106", subject=gv.obj.ref, gateway=where, listener=lv.name,
-                        problem=f"selects namespaces by {dict(as_map(selector.get('matchLabels'))) or 'expressions'} "
-                        "but no namespace carries those labels",
-                        fix="label the application namespaces (kubectl label namespace NAME "
-                        f"{ctx.options.namespace_label[0]}={ctx.options.namespace_label[1]}) or fix the selector",
-                    )
+            source, selector = _allowed_from(lv)
+            if source != "Selector" or not selector or not namespaces:
+                continue
+            if any(_selector_matches(selector, labels) for labels in namespaces.values()):
+                continue
+            wanted = ", ".join(f"{k}={v}" for k, v in as_map(selector.get("matchLabels")).items())
+            yield make_finding(
+                "EGD106",
+                subject=gv.obj.ref,
+                gateway=GatewayRef(*gv.key, lv.name),
+                listener=lv.name,
+                problem=f"selects namespaces by {wanted or 'matchExpressions'} but no namespace matches, so "
+                "it admits no route at all",
+                fix="label the application namespaces (kubectl label namespace NAME "
+                f"{ctx.options.namespace_label[0]}={ctx.options.namespace_label[1]}) or fix the selector",
+                evidence={"selector": thaw(selector)},
+            )

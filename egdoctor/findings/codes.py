@@ -13,7 +13,7 @@ from typing import Any
 
 from egdoctor.findings.model import Finding, GatewayRef, ObjectRef, Severity
 
-E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO
+E, W, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 
 
 @dataclass(frozen=True)
@@ -35,184 +35,356 @@ class Code:
 
 _CODES = [
     # EGD0xx access and environment
-    Code("EGD001", E, "Cannot reach or authenticate to the API server",
-         "cannot use the API server {server} (context {context}): {reason}",
-         "check the kubeconfig, the context and the network path to the API server; `kubectl --context "
-         "{context} get ns` should work first"),
-    Code("EGD002", W, "Forbidden to read some objects",
-         "forbidden to {verb} {resource} {where}; skipped checks: {skipped}",
-         "ask for read access to {resource} {where} (a Role/ClusterRole with get,list), or run egdoctor as "
-         "an identity that has it; the rest of the report is still valid"),
-    Code("EGD003", W, "A needed API is not installed",
-         "the API {group_kind} is not served by this cluster; skipped checks: {skipped}",
-         "install the CRDs that provide {group_kind} (Gateway API / Envoy Gateway / cert-manager), or "
-         "ignore this if the feature is not used"),
-    Code("EGD004", W, "Malformed object skipped",
-         "{subject} is malformed and was skipped: {reason}",
-         "fix the object so it matches its API schema (`kubectl get -o yaml` it); the rest of the report ran"),
-    Code("EGD005", W, "An API request failed",
-         "could not {verb} {resource} {where}: {reason}; skipped checks: {skipped}",
-         "retry with a longer --request-timeout; if it persists, check the API server's health"),
+    Code(
+        "EGD001",
+        E,
+        "Cannot reach or authenticate to the API server",
+        "cannot use the API server {server} (context {context}): {reason}",
+        "check the kubeconfig, the context and the network path to the API server; `kubectl --context "
+        "{context} get ns` should work first",
+    ),
+    Code(
+        "EGD002",
+        W,
+        "Forbidden to read some objects",
+        "forbidden to {verb} {resource} {where}; skipped checks: {skipped}",
+        "ask for read access to {resource} {where} (a Role/ClusterRole with get,list), or run egdoctor as "
+        "an identity that has it; the rest of the report is still valid",
+    ),
+    Code(
+        "EGD003",
+        W,
+        "A needed API is not installed",
+        "the API {group_kind} is not served by this cluster; skipped checks: {skipped}",
+        "install the CRDs that provide {group_kind} (Gateway API / Envoy Gateway / cert-manager), or "
+        "ignore this if the feature is not used",
+    ),
+    Code(
+        "EGD004",
+        W,
+        "Malformed object skipped",
+        "{subject} is malformed and was skipped: {reason}",
+        "fix the object so it matches its API schema (`kubectl get -o yaml` it); the rest of the report ran",
+    ),
+    Code(
+        "EGD005",
+        W,
+        "An API request failed",
+        "could not {verb} {resource} {where}: {reason}; skipped checks: {skipped}",
+        "retry with a longer --request-timeout; if it persists, check the API server's health",
+    ),
     # EGD1xx GatewayClass and Gateway
-    Code("EGD101", E, "GatewayClass missing or not Accepted",
-         "GatewayClass {gatewayclass} {problem}",
-         "use gatewayClassName: {expected} (the class Envoy Gateway serves), or ask the platform team why "
-         "{gatewayclass} is not accepted"),
-    Code("EGD102", E, "Gateway not Accepted",
-         "Gateway is not Accepted: {reason}: {message}",
-         "fix what the controller reports above; `kubectl describe gateway -n {namespace} {name}`"),
-    Code("EGD103", E, "Gateway not Programmed or without address",
-         "Gateway {problem}",
-         "check the Envoy LoadBalancer Service and its events (`kubectl get svc -A -l "
-         "gateway.envoyproxy.io/owning-gateway-name={name}`); a pending load balancer means Octavia has not "
-         "finished or failed"),
-    Code("EGD104", E, "Listener condition failing",
-         "listener {listener}: {condition} is {status} ({reason}): {message}",
-         "{fix}"),
-    Code("EGD105", W, "Several Gateways of the class",
-         "{count} Gateways use class {gatewayclass} ({gateways}); each gets its own load balancer and "
-         "public IP",
-         "the standard layout is one shared Gateway; attach routes to it with parentRefs instead of creating "
-         "Gateways per namespace"),
-    Code("EGD106", E, "Listener cannot admit the routes that target it",
-         "listener {listener} {problem}",
-         "{fix}"),
+    Code(
+        "EGD101",
+        E,
+        "GatewayClass missing or not Accepted",
+        "GatewayClass {gatewayclass} {problem}",
+        "use gatewayClassName: {expected} (the class Envoy Gateway serves), or ask the platform team why "
+        "{gatewayclass} is not accepted",
+    ),
+    Code(
+        "EGD102",
+        E,
+        "Gateway not Accepted",
+        "Gateway is not Accepted: {reason}: {message}",
+        "fix what the controller reports above; `kubectl describe gateway -n {namespace} {name}`",
+    ),
+    Code(
+        "EGD103",
+        E,
+        "Gateway not Programmed or without address",
+        "Gateway {problem}",
+        "check the Envoy LoadBalancer Service and its events (`kubectl get svc -A -l "
+        "gateway.envoyproxy.io/owning-gateway-name={name}`); a pending load balancer means Octavia has not "
+        "finished or failed",
+    ),
+    Code(
+        "EGD104",
+        E,
+        "Listener condition failing",
+        "listener {listener}: {condition} is {status} ({reason}): {message}",
+        "{fix}",
+    ),
+    Code(
+        "EGD105",
+        W,
+        "Several Gateways of the class",
+        "{count} Gateways use class {gatewayclass} ({gateways}); each gets its own load balancer and "
+        "public IP",
+        "the standard layout is one shared Gateway; attach routes to it with parentRefs instead of creating "
+        "Gateways per namespace",
+    ),
+    Code(
+        "EGD106",
+        E,
+        "Listener cannot admit the routes that target it",
+        "listener {listener} {problem}",
+        "{fix}",
+    ),
     # EGD2xx routes and backends
-    Code("EGD201", E, "parentRef names nothing that exists",
-         "parentRefs[{index}] {problem}",
-         "{fix}"),
-    Code("EGD202", E, "Route not Accepted by its parent",
-         "not Accepted by {parent}: {reason}: {message}; {cause}",
-         "{fix}"),
-    Code("EGD203", E, "Namespace lacks the opt-in label",
-         "namespace {route_namespace} lacks the label {label} that listener(s) {listeners} of {parent} "
-         "require, so this route cannot attach",
-         "kubectl label namespace {route_namespace} {label_arg}"),
-    Code("EGD204", E, "Route references do not resolve",
-         "ResolvedRefs is False on {parent} ({reason}): {message}",
-         "{fix}"),
-    Code("EGD205", W, "Backend has no ready endpoints",
-         "backend Service {backend} has no ready endpoints",
-         "check the pods behind Service {backend} (`kubectl get pods -n {backend_namespace} -l ...`, "
-         "readiness probes, selector)"),
-    Code("EGD206", E, "Route not reconciled by Envoy Gateway",
-         "no status from {controller} for parent {parent}: the route was never reconciled",
-         "check that the parentRef names the right Gateway and namespace, that the Gateway's class is served "
-         "by Envoy Gateway, and that the controller is running"),
-    Code("EGD207", E, "Route hostnames do not intersect the listener",
-         "hostnames {route_hostnames} do not intersect listener {listener} hostname {listener_hostname}",
-         "use a hostname the listener accepts ({listener_hostname}), or attach to a listener that serves "
-         "{route_hostnames}"),
+    Code("EGD201", E, "parentRef names nothing that exists", "parentRefs[{index}] {problem}", "{fix}"),
+    Code(
+        "EGD202",
+        E,
+        "Route not Accepted by its parent",
+        "not Accepted by {parent}: {reason}: {message}; {cause}",
+        "{fix}",
+    ),
+    Code(
+        "EGD203",
+        E,
+        "Namespace lacks the opt-in label",
+        "namespace {route_namespace} lacks the label {label} that listener(s) {listeners} of {parent} "
+        "require, so the route cannot attach to them",
+        "kubectl label namespace {route_namespace} {label_arg}{alternative}",
+    ),
+    Code(
+        "EGD204",
+        E,
+        "Route references do not resolve",
+        "{problem}",
+        "{fix}",
+    ),
+    Code(
+        "EGD205",
+        W,
+        "Backend has no ready endpoints",
+        "backend Service {backend} has no ready endpoints{detail}",
+        "check the pods behind Service {backend}: {pods} (replicas, readiness probes, the Service's "
+        "selector); requests to this backend get HTTP 503 until one is ready",
+    ),
+    Code(
+        "EGD206",
+        E,
+        "Route not reconciled by Envoy Gateway",
+        "no status from {controller} for parent {parent}: {detail}",
+        "check that the parentRef names the right Gateway and namespace, that the Gateway's class is served "
+        "by Envoy Gateway, and that the controller is running",
+    ),
+    Code(
+        "EGD207",
+        E,
+        "Route hostnames do not intersect the listener",
+        "hostnames {route_hostnames} match no hostname of listener(s) {listener} of {parent} "
+        "({listener_hostname})",
+        "use a hostname the listener accepts ({listener_hostname}), or attach with sectionName to a "
+        "listener that serves {route_hostnames}",
+    ),
     # EGD3xx client-IP mode
-    Code("EGD301", E, "No ClientTrafficPolicy handles the client IP",
-         "no ClientTrafficPolicy configures client-IP handling for {target}: backends, logs and rate limits "
-         "see the load balancer's internal address",
-         "create a ClientTrafficPolicy in namespace {namespace} targeting Gateway {name}: direct mode "
-         "`proxyProtocol: {{optional: false}}` with the LB annotation "
-         "loadbalancer.openstack.org/proxy-protocol: v2, or XFF mode "
-         "`clientIPDetection.xForwardedFor.numTrustedHops: N` behind your CDN/WAF"),
-    Code("EGD302", E, "ClientTrafficPolicy has no effect",
-         "ClientTrafficPolicy {problem}: it has no effect",
-         "{fix}"),
-    Code("EGD303", E, "ClientTrafficPolicy not in effect",
-         "ClientTrafficPolicy on {ancestor}: {condition} ({reason}): {message}",
-         "{fix}"),
-    Code("EGD304", E, "CTP expects PROXY protocol but the load balancer does not send it",
-         "ClientTrafficPolicy {ctp} enables PROXY protocol on {target} but the load balancer Service {service} "
-         "does not ask Octavia for it (annotation {annotation}={value}): every plain connection is dropped, "
-         "and any client can forge its IP with its own PROXY header",
-         "set loadbalancer.openstack.org/proxy-protocol: \"v2\" on the Envoy Service (through the EnvoyProxy "
-         "envoyService.annotations or Gateway spec.infrastructure.annotations), or remove proxyProtocol from "
-         "the ClientTrafficPolicy if you use XFF mode"),
-    Code("EGD305", E, "The load balancer sends PROXY protocol but Envoy does not expect it",
-         "the load balancer Service {service} sends PROXY protocol ({value}) but no ClientTrafficPolicy "
-         "enables it on {target}: Envoy answers every request with HTTP 400",
-         "add `proxyProtocol: {{optional: false}}` to a ClientTrafficPolicy in namespace {namespace} targeting "
-         "Gateway {name}"),
-    Code("EGD306", W, "PROXY protocol optional",
-         "ClientTrafficPolicy {ctp} sets proxyProtocol.optional: true on {target}: connections without a "
-         "header are accepted, so clients that reach Envoy without the load balancer can forge their IP",
-         "set proxyProtocol.optional: false once the load balancer sends PROXY v2"),
-    Code("EGD307", W, "Deprecated enableProxyProtocol",
-         "ClientTrafficPolicy uses the deprecated enableProxyProtocol{effect}",
-         "replace `enableProxyProtocol: true` with `proxyProtocol: {{optional: false}}`"),
-    Code("EGD308", E, "XFF numTrustedHops differs from the trusted proxies",
-         "numTrustedHops is {hops} on {target} but {expected} trusted proxies are expected{source}: {effect}",
-         "set clientIPDetection.xForwardedFor.numTrustedHops: {expected} in ClientTrafficPolicy {ctp}"),
-    Code("EGD309", W, "Client-IP settings outside the two documented modes",
-         "{ctp} on {target}: {problem}",
-         "{fix}"),
-    Code("EGD310", W, "PROXY protocol v1 on the load balancer",
-         "the load balancer Service {service} asks Octavia for PROXY protocol v1 ({annotation}=\"{value}\") "
-         "where v2 is documented",
-         "set loadbalancer.openstack.org/proxy-protocol: \"v2\" (note: changing it recreates the load "
-         "balancer, see EGD314)"),
-    Code("EGD311", E, "The load balancer terminates HTTP",
-         "the load balancer Service {service} carries {annotation}=\"{value}\", which makes Octavia an HTTP "
-         "load balancer and breaks the TCP mode both client-IP modes need",
-         "remove {annotation} from the Envoy Service (and use XFF or PROXY mode in the ClientTrafficPolicy)"),
-    Code("EGD312", E, "Envoy LoadBalancer Service missing or without address",
-         "the Envoy Service of the Gateway {problem}",
-         "{fix}"),
-    Code("EGD313", E, "XFF mode with the load balancer open to everyone",
-         "{target} trusts X-Forwarded-For but the load balancer Service {service} accepts connections from "
-         "anywhere (no loadBalancerSourceRanges): anyone can bypass the edge proxy and forge their IP",
-         "set spec.loadBalancerSourceRanges on the Envoy Service to your CDN/WAF egress ranges (through the "
-         "EnvoyProxy envoyService.loadBalancerSourceRanges)"),
-    Code("EGD314", I, "Changing load-balancer annotations recreates the load balancer",
-         "changing the annotations of {service} recreates the Octavia load balancer with a new public IP",
-         "keep the floating IP (loadbalancer.openstack.org/keep-floatingip: \"true\") or update DNS after "
-         "the change"),
+    Code(
+        "EGD301",
+        E,
+        "No ClientTrafficPolicy handles the client IP",
+        "no ClientTrafficPolicy configures client-IP handling for {target}{detail}: backends, logs and rate "
+        "limits see the load balancer's internal address",
+        "{fix}",
+    ),
+    Code(
+        "EGD302",
+        E,
+        "ClientTrafficPolicy has no effect",
+        "ClientTrafficPolicy {problem}: it has no effect",
+        "{fix}",
+    ),
+    Code(
+        "EGD303",
+        E,
+        "ClientTrafficPolicy not in effect",
+        "ClientTrafficPolicy {ctp} on {ancestor}: {condition} ({reason}): {message}{effect}",
+        "{fix}",
+    ),
+    Code(
+        "EGD304",
+        E,
+        "CTP expects PROXY protocol but the load balancer does not send it",
+        "ClientTrafficPolicy {ctp} enables PROXY protocol ({pp}) on {target} but the load balancer Service "
+        "{service} does not ask Octavia for it ({annotation_state}): {effect}",
+        "{fix}",
+    ),
+    Code(
+        "EGD305",
+        E,
+        "The load balancer sends PROXY protocol but Envoy does not expect it",
+        'the load balancer Service {service} sends PROXY protocol {version} ({annotation}="{value}") but '
+        "{ctp_state} on {target}: Envoy reads the PROXY header as the start of a request and answers HTTP "
+        "400 (HTTPS listeners fail the TLS handshake)",
+        "{fix}",
+    ),
+    Code(
+        "EGD306",
+        W,
+        "PROXY protocol optional",
+        "ClientTrafficPolicy {ctp} sets proxyProtocol.optional: true on {target}: connections without a "
+        "header are accepted, so clients that reach Envoy without the load balancer can forge their IP",
+        "set proxyProtocol.optional: false once the load balancer sends PROXY v2",
+    ),
+    Code(
+        "EGD307",
+        W,
+        "Deprecated enableProxyProtocol",
+        "ClientTrafficPolicy {ctp} uses the deprecated enableProxyProtocol{effect}",
+        "{fix}",
+    ),
+    Code(
+        "EGD308",
+        E,
+        "XFF numTrustedHops differs from the trusted proxies",
+        "numTrustedHops is {hops} on {target} but the expected number of trusted proxies is "
+        "{expected}{source}: {effect}",
+        "set clientIPDetection.xForwardedFor.numTrustedHops: {expected} in ClientTrafficPolicy {ctp}",
+    ),
+    Code(
+        "EGD309",
+        W,
+        "Client-IP settings outside the two documented modes",
+        "{ctp} on {target}: {problem}",
+        "{fix}",
+    ),
+    Code(
+        "EGD310",
+        W,
+        "PROXY protocol v1 on the load balancer",
+        'the load balancer Service {service} asks Octavia for PROXY protocol v1 ({annotation}="{value}") '
+        "where v2 is documented (Envoy parses both, so traffic works today)",
+        'set loadbalancer.openstack.org/proxy-protocol: "v2" (note: changing it recreates the load '
+        "balancer, see EGD314)",
+    ),
+    Code(
+        "EGD311",
+        E,
+        "The load balancer terminates HTTP",
+        'the load balancer Service {service} carries {annotation}="{value}", which makes Octavia an HTTP '
+        "load balancer and breaks the TCP mode both client-IP modes need",
+        "remove {annotation} from the Envoy Service (and use XFF or PROXY mode in the ClientTrafficPolicy)",
+    ),
+    Code(
+        "EGD312",
+        E,
+        "Envoy LoadBalancer Service missing or without address",
+        "the Envoy Service of {gateway_name}{service} {problem}",
+        "{fix}",
+    ),
+    Code(
+        "EGD313",
+        E,
+        "XFF mode with the load balancer open to everyone",
+        "{target} trusts {trusts} but the load balancer Service {service} accepts connections from "
+        "anywhere ({why}): anyone can bypass the edge proxy and forge their IP",
+        "set spec.loadBalancerSourceRanges on the Envoy Service to your CDN/WAF egress ranges (through the "
+        "EnvoyProxy envoyService.loadBalancerSourceRanges)",
+    ),
+    Code(
+        "EGD314",
+        INFO,
+        "Changing load-balancer annotations recreates the load balancer",
+        "the fix for {codes} changes the annotations of {service}, which recreates the Octavia load "
+        "balancer{ip_note}",
+        "{fix}",
+    ),
+    Code(
+        "EGD315",
+        E,
+        "Client-IP mode differs from the expected mode",
+        "{target} is set up for {mode} mode ({describe}) but {expected} mode is expected (--expect-mode)",
+        "{fix}",
+    ),
     # EGD4xx TLS and cert-manager
-    Code("EGD401", E, "Listener certificate Secret unusable",
-         "listener {listener} certificateRef {secret}: {problem}",
-         "{fix}"),
-    Code("EGD402", E, "Certificate does not cover the hostname or is expiring",
-         "certificate in {secret}: {problem}",
-         "{fix}"),
-    Code("EGD403", E, "cert-manager Certificate not Ready",
-         "Certificate {certificate} is not Ready: {link}",
-         "{fix}"),
-    Code("EGD404", E, "Issuer missing or not Ready",
-         "{issuer} {problem}",
-         "{fix}"),
-    Code("EGD405", E, "HTTP-01 cannot work through the Gateway",
-         "{issuer}: {problem}",
-         "{fix}"),
-    Code("EGD406", E, "cert-manager missing while HTTPS listeners exist",
-         "HTTPS listeners exist but cert-manager {problem}",
-         "install cert-manager (and enable its Gateway API support), or provide the TLS Secrets yourself"),
+    Code(
+        "EGD401",
+        E,
+        "Listener certificate Secret unusable",
+        "listener {listener} certificateRef {secret}: {problem}",
+        "{fix}",
+    ),
+    Code(
+        "EGD402",
+        E,
+        "Certificate does not cover the hostname or is expiring",
+        "certificate in {secret}: {problem}",
+        "{fix}",
+    ),
+    Code(
+        "EGD403",
+        E,
+        "cert-manager Certificate not Ready",
+        "Certificate {certificate} is not Ready: {link}",
+        "{fix}",
+    ),
+    Code("EGD404", E, "Issuer missing or not Ready", "{issuer} {problem}", "{fix}"),
+    Code("EGD405", E, "HTTP-01 cannot work through the Gateway", "{issuer}: {problem}", "{fix}"),
+    Code(
+        "EGD406",
+        E,
+        "cert-manager missing while HTTPS listeners exist",
+        "HTTPS listeners exist but cert-manager {problem}",
+        "{fix}",
+    ),
     Code("EGD407", E, "Served certificate does not verify or differs", "{message}", "{fix}", probe=True),
     # EGD5xx DNS
-    Code("EGD501", E, "Hostname does not resolve", "{hostname} does not resolve: {reason}",
-         "create an A record for {hostname} pointing at the Gateway address {addresses}", probe=True),
-    Code("EGD502", E, "Hostname resolves elsewhere",
-         "{hostname} resolves to {resolved}, not to the Gateway's load balancer {addresses}",
-         "point {hostname} at {addresses}", probe=True),
-    Code("EGD503", E, "XFF mode: hostname bypasses the edge proxy",
-         "{hostname} resolves straight to the load balancer {addresses}: clients bypass the edge proxy",
-         "point {hostname} at your CDN/WAF, which forwards to {addresses}", probe=True),
+    Code(
+        "EGD501",
+        E,
+        "Hostname does not resolve",
+        "{hostname} does not resolve: {reason}",
+        "create an A record for {hostname} pointing at the Gateway address {addresses}",
+        probe=True,
+    ),
+    Code(
+        "EGD502",
+        E,
+        "Hostname resolves elsewhere",
+        "{hostname} resolves to {resolved}, not to the Gateway's load balancer {addresses}",
+        "point {hostname} at {addresses}",
+        probe=True,
+    ),
+    Code(
+        "EGD503",
+        E,
+        "XFF mode: hostname bypasses the edge proxy",
+        "{hostname} resolves straight to the load balancer {addresses}: clients bypass the edge proxy",
+        "point {hostname} at your CDN/WAF, which forwards to {addresses}",
+        probe=True,
+    ),
     # EGD6xx live probes
-    Code("EGD601", E, "Gateway unreachable", "{target} is unreachable: {outcome}",
-         "check the load balancer, security groups and loadBalancerSourceRanges", probe=True),
+    Code(
+        "EGD601",
+        E,
+        "Gateway unreachable",
+        "{target} is unreachable: {outcome}",
+        "check the load balancer, security groups and loadBalancerSourceRanges",
+        probe=True,
+    ),
     Code("EGD602", E, "Envoy rejects the load balancer's PROXY header", "{message}", "{fix}", probe=True),
-    Code("EGD603", E, "Envoy expects PROXY protocol, the load balancer does not send it", "{message}", "{fix}",
-         probe=True),
+    Code(
+        "EGD603",
+        E,
+        "Envoy expects PROXY protocol, the load balancer does not send it",
+        "{message}",
+        "{fix}",
+        probe=True,
+    ),
     Code("EGD604", E, "A client-sent PROXY header was accepted", "{message}", "{fix}", probe=True),
     Code("EGD605", E, "Envoy picked the wrong X-Forwarded-For element", "{message}", "{fix}", probe=True),
     Code("EGD606", E, "Real client IP lost", "{message}", "{fix}", probe=True),
-    Code("EGD607", I, "Client IP verified", "{message}", "{fix}", probe=True),
-    Code("EGD608", I, "Client IP not observable", "{message}", "{fix}", probe=True),
+    Code("EGD607", INFO, "Client IP verified", "{message}", "{fix}", probe=True),
+    Code("EGD608", INFO, "Client IP not observable", "{message}", "{fix}", probe=True),
     # EGD7xx other policies
     Code("EGD701", E, "Policy not in effect", "{kind} {problem}", "{fix}"),
-    Code("EGD702", E, "IP-based authorization sees the load balancer",
-         "SecurityPolicy authorizes by client IP (clientCIDRs) but Envoy sees {seen} on {target} "
-         "(client-IP mode {mode}): the rule matches the load balancer, not the clients",
-         "fix the client-IP mode of {target} first (see the EGD3xx findings), then the clientCIDRs rule works"),
-    Code("EGD703", E, "Client-IP keyed setting sees the load balancer",
-         "{setting} keys on the client IP but Envoy sees {seen} on {target} (client-IP mode {mode}): every "
-         "client counts as one",
-         "fix the client-IP mode of {target} first (see the EGD3xx findings)"),
+    Code(
+        "EGD702",
+        E,
+        "IP-based authorization sees the load balancer",
+        "SecurityPolicy authorizes by client IP (clientCIDRs {cidrs}) but Envoy sees {seen} on {target} "
+        "(client-IP mode {mode}): {effect}",
+        "fix the client-IP mode of {target} first (see the EGD3xx findings), then the clientCIDRs rule works",
+    ),
+    Code(
+        "EGD703",
+        E,
+        "Client-IP keyed setting sees the load balancer",
+        "{setting} keys on the client IP but Envoy sees {seen} on {target} (client-IP mode {mode}): {effect}",
+        "fix the client-IP mode of {target} first (see the EGD3xx findings)",
+    ),
     Code("EGD704", E, "BackendTLSPolicy cannot validate", "BackendTLSPolicy {problem}", "{fix}"),
 ]
 

@@ -75,7 +75,11 @@ class Finding:
             "severity": self.severity.value,
             "object": self.subject.to_json() if self.subject else None,
             "gateway": (
-                {"namespace": self.gateway.namespace, "name": self.gateway.name, "listener": self.gateway.listener}
+                {
+                    "namespace": self.gateway.namespace,
+                    "name": self.gateway.name,
+                    "listener": self.gateway.listener,
+                }
                 if self.gateway
                 else None
             ),

@@ -119,7 +119,9 @@ class GatewayView:
 
     @property
     def addresses(self) -> tuple[str, ...]:
-        out = [str(a.get("value")) for a in as_list(self.obj.status.get("addresses")) if isinstance(a, Mapping)]
+        out = [
+            str(a.get("value")) for a in as_list(self.obj.status.get("addresses")) if isinstance(a, Mapping)
+        ]
         return tuple(a for a in out if a and a != "None")
 
     @property
@@ -167,7 +169,9 @@ def route_parent_key(route: Obj, ref: Mapping[str, Any]) -> GatewayKey | None:
 def _same_parent(status_ref: Mapping[str, Any], route: Obj, ref: Mapping[str, Any]) -> bool:
     if route_parent_key(route, status_ref) != route_parent_key(route, ref):
         return False
-    return status_ref.get("sectionName") == ref.get("sectionName") and status_ref.get("port") == ref.get("port")
+    return status_ref.get("sectionName") == ref.get("sectionName") and status_ref.get("port") == ref.get(
+        "port"
+    )
 
 
 def _parent_status(route: Obj, ref: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -269,7 +273,8 @@ def lb_proxy_mode(service: Obj | None) -> tuple[str, str | None]:
     raw = service.annotations.get(PROXY_PROTOCOL_ANNOTATION)
     if raw is None:
         return "none", None
-    value = str(raw).strip().lower()
+    # CPO compares the raw string: "V2" or " v2" is not recognised and gives a plain TCP pool.
+    value = str(raw)
     if value == "v2":
         return "v2", str(raw)
     if value in ("true", "v1"):
@@ -281,7 +286,8 @@ def envoy_services_for(snapshot: Snapshot, gw: Obj) -> tuple[Obj, ...]:
     return tuple(
         s
         for s in snapshot.of("EnvoyService")
-        if s.labels.get(OWNING_GATEWAY_NAME) == gw.name and s.labels.get(OWNING_GATEWAY_NAMESPACE) == gw.namespace
+        if s.labels.get(OWNING_GATEWAY_NAME) == gw.name
+        and s.labels.get(OWNING_GATEWAY_NAMESPACE) == gw.namespace
     )
 
 
@@ -317,8 +323,12 @@ def build_topology(snapshot: Snapshot) -> Topology:
     draft: dict[GatewayKey, GatewayView] = {}
     for key, gw in gateway_objs.items():
         services = envoy_services_for(snapshot, gw)
-        service = next((s for s in services if s.spec.get("type") == "LoadBalancer"), services[0] if services else None)
-        lb_mode, lb_raw = lb_proxy_mode(service) if (service is not None or envoy_readable) else ("unknown", None)
+        service = next(
+            (s for s in services if s.spec.get("type") == "LoadBalancer"), services[0] if services else None
+        )
+        lb_mode, lb_raw = (
+            lb_proxy_mode(service) if (service is not None or envoy_readable) else ("unknown", None)
+        )
         listener_status = {
             str(ls.get("name")): ls for ls in as_list(gw.status.get("listeners")) if isinstance(ls, Mapping)
         }
@@ -327,9 +337,9 @@ def build_topology(snapshot: Snapshot) -> Topology:
             if not isinstance(spec, Mapping):
                 continue
             name = str(spec.get("name", ""))
-            ctp = effective_ctp(ctp_targets, key, name)
-            proxy, deprecated, hops, cidrs, header = _ctp_settings(ctp)
-            client_ip = ClientIP(ctp, proxy, deprecated, hops, cidrs, header, lb_mode, lb_raw)
+            effective = effective_ctp(ctp_targets, key, name)
+            proxy, deprecated, hops, cidrs, header = _ctp_settings(effective)
+            client_ip = ClientIP(effective, proxy, deprecated, hops, cidrs, header, lb_mode, lb_raw)
             port = spec.get("port")
             listeners.append(
                 ListenerView(
@@ -354,10 +364,11 @@ def build_topology(snapshot: Snapshot) -> Topology:
             if att.gateway_key == key:
                 for lv in topo.listeners_for(att):
                     per_listener[lv.name].append(att)
-        listeners = tuple(
-            ListenerView(**{**lv.__dict__, "attachments": tuple(per_listener[lv.name])}) for lv in view.listeners
+        attached = tuple(
+            ListenerView(**{**lv.__dict__, "attachments": tuple(per_listener[lv.name])})
+            for lv in view.listeners
         )
-        final[key] = GatewayView(view.obj, listeners, view.envoy_service, view.envoy_services)
+        final[key] = GatewayView(view.obj, attached, view.envoy_service, view.envoy_services)
     targets: dict[tuple[str | None, str], list[tuple[GatewayKey, str | None]]] = {}
     for ctp, key, section in ctp_targets:
         targets.setdefault(ctp.key, []).append((key, section))

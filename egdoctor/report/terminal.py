@@ -11,6 +11,8 @@ from rich.markup import escape
 
 from egdoctor.findings.model import Finding, Severity
 from egdoctor.model.topology import GatewayView
+from egdoctor.report.tls_view import listener_rows
+from egdoctor.report.probe_view import probe_lines, probe_notes_lines
 from egdoctor.report.view import Report, mode_label
 from egdoctor.snapshot.kinds import ROUTE_KINDS
 from egdoctor.snapshot.objects import conditions
@@ -66,6 +68,7 @@ def build_lines(report: Report) -> list[str]:
     for gv in gateways:
         lines.append("")
         lines.extend(_gateway_header(gv))
+        lines.extend(probe_lines(report.probes, gv))
         key = gv.key
         for f in take(lambda f, key=key: f.gateway is not None and f.gateway.key == key and f.gateway.listener is None
                       and (f.subject is None or f.subject.kind not in ROUTE_KINDS)):
@@ -77,6 +80,9 @@ def build_lines(report: Report) -> list[str]:
             mark = "[green]✓[/]" if not any(f.severity is not Severity.INFO for f in lf) else "[red]✗[/]"
             lines.append(f"  {mark} Listener [bold]{escape(lv.name)}[/]  {lv.protocol} :{lv.port}{escape(host)}"
                          f"  [dim]client IP: {lv.client_ip.mode}[/]")
+            for row in listener_rows(report, gv, lv):
+                tick = "[green]✓[/]" if row.ok() else "[red]✗[/]"
+                lines.append(f"      {tick} TLS {escape(row.describe())}")
             for f in lf:
                 lines.extend(_finding_lines(f, "      "))
             seen_routes = set()
@@ -92,6 +98,7 @@ def build_lines(report: Report) -> list[str]:
                              f"[dim]{state}[/]")
                 for f in rf:
                     lines.extend(_finding_lines(f, "          "))
+    lines.extend(probe_notes_lines(report.probes))
     rest = take(lambda f: True)
     if rest:
         lines.append("")

@@ -10,6 +10,9 @@ from egdoctor import __version__
 from egdoctor.checks.engine import Diagnosis
 from egdoctor.findings.model import Finding, Severity
 from egdoctor.model.topology import GatewayView, ListenerView
+from egdoctor.probes.model import ProbeReport
+from egdoctor.report.probe_view import gateway_probe_json, probe_json
+from egdoctor.report.tls_view import tls_json
 from egdoctor.snapshot.objects import conditions
 
 
@@ -19,6 +22,7 @@ class Report:
     findings: tuple[Finding, ...]
     fail_on: Severity | None
     extra: Mapping[str, Any] = field(default_factory=dict)  # later phases (probes) add their sections
+    probes: ProbeReport | None = None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -101,9 +105,11 @@ def report_json(report: Report) -> dict[str, Any]:
         "source": {"mode": src.mode, "server": src.server, "context": src.context, "files": list(src.files)},
         "scope": {"namespaces": sorted(snap.namespaces) if snap.namespaces is not None else None,
                   "allNamespaces": snap.namespaces is None},
-        "gateways": [gateway_json(gv) for gv in report.gateways()],
+        "gateways": [{**gateway_json(gv), **gateway_probe_json(report.probes, gv)} for gv in report.gateways()],
         "findings": [f.to_json() for f in report.findings],
+        "tls": tls_json(report),
         "skippedChecks": dict(report.diagnosis.skipped),
+        **probe_json(report.probes),
         **dict(report.extra),
         "summary": {**report.counts, "total": len(report.findings),
                     "failOn": report.fail_on.value if report.fail_on else "none",

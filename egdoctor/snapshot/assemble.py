@@ -1,4 +1,5 @@
-"""Turn raw objects (from a cluster or from files) into a Snapshot: shape check, Secret sanitising, freezing."""
+"""Turn raw objects (from a cluster or from files) into a Snapshot: shape check, Secret sanitising,
+freezing."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ def assemble(
     source: Source,
     problems: Iterable[AccessProblem] = (),
     extra_malformed: Iterable[Malformed] = (),
-    fetched: Iterable[str] = (),
+    fetched: Iterable[str] | None = None,
 ) -> Snapshot:
     objects: dict[str, list[Obj]] = {}
     malformed = list(extra_malformed)
@@ -38,7 +39,8 @@ def assemble(
                 continue
             seen.add(obj.key)
             bucket.append(obj)
-    return Snapshot.build(objects, namespaces, source, list(problems), malformed, set(fetched) | set(raw))
+    held = set(raw) if fetched is None else set(fetched)
+    return Snapshot.build(objects, namespaces, source, list(problems), malformed, held)
 
 
 def derive_envoy_services(raw: Mapping[str, list[Mapping[str, Any]]]) -> list[Mapping[str, Any]]:
@@ -55,5 +57,8 @@ def _ref_of(kind: str, item: Any) -> ObjectRef:
     meta = item.get("metadata") if isinstance(item, Mapping) else None
     meta = meta if isinstance(meta, Mapping) else {}
     name = meta.get("name")
-    return ObjectRef(kind, meta.get("namespace") if isinstance(meta.get("namespace"), str) else None,
-                     name if isinstance(name, str) and name else "<unnamed>")
+    return ObjectRef(
+        kind,
+        meta.get("namespace") if isinstance(meta.get("namespace"), str) else None,
+        name if isinstance(name, str) and name else "<unnamed>",
+    )

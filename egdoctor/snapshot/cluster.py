@@ -63,7 +63,9 @@ def connect(kubeconfig: str | None, context: str | None, request_timeout: float)
             chosen = next((c for c in contexts if c["name"] == context), None) if context else current
             if context and chosen is None:
                 names = ", ".join(sorted(c["name"] for c in contexts)) or "none"
-                raise ClusterUnavailable("-", context, f"context {context!r} not found in kubeconfig (have: {names})")
+                raise ClusterUnavailable(
+                    "-", context, f"context {context!r} not found in kubeconfig (have: {names})"
+                )
             if chosen is None:
                 raise ClusterUnavailable("-", "-", "kubeconfig has no current context; pass --context")
             label = chosen["name"]
@@ -77,7 +79,9 @@ def connect(kubeconfig: str | None, context: str | None, request_timeout: float)
                 with open(sa_ns, encoding="utf-8") as fh:
                     namespace = fh.read().strip() or "default"
         else:
-            raise ClusterUnavailable("-", "-", "no kubeconfig found (set --kubeconfig or KUBECONFIG) and not in a pod")
+            raise ClusterUnavailable(
+                "-", "-", "no kubeconfig found (set --kubeconfig or KUBECONFIG) and not in a pod"
+            )
     except ClusterUnavailable:
         raise
     except (ConfigException, OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -136,21 +140,33 @@ class ClusterReader:
         specs = [KINDS[w] for w in wanted]
         core = self._get("/api/v1")
         if core.status == 401:
-            raise ClusterUnavailable(self.conn.server, self.conn.context, "unauthorized (401): the credentials were rejected")
+            raise ClusterUnavailable(
+                self.conn.server, self.conn.context, "unauthorized (401): the credentials were rejected"
+            )
         if core.status >= 400 or not isinstance(core.body, Mapping):
-            raise ClusterUnavailable(self.conn.server, self.conn.context, f"discovery failed: HTTP {core.status}")
+            raise ClusterUnavailable(
+                self.conn.server, self.conn.context, f"discovery failed: HTTP {core.status}"
+            )
         groups_resp = self._get("/apis")
         groups = {
             g.get("name"): [v.get("version") for v in as_list(g.get("versions")) if isinstance(v, Mapping)]
             for g in as_list(dig(groups_resp.body, "groups"))
             if isinstance(g, Mapping)
         }
-        resources: dict[str, set[str]] = {"v1": {r.get("name") for r in as_list(core.body.get("resources"))}}
-        gvs = sorted({f"{s.group}/{v}" for s in specs if s.group for v in s.versions if v in groups.get(s.group, [])})
+        resources: dict[str, set[str]] = {
+            "v1": {str(r.get("name")) for r in as_list(core.body.get("resources")) if isinstance(r, Mapping)}
+        }
+        gvs = sorted(
+            {f"{s.group}/{v}" for s in specs if s.group for v in s.versions if v in groups.get(s.group, [])}
+        )
         with ThreadPoolExecutor(self.workers) as pool:
             for gv, resp in zip(gvs, pool.map(lambda gv: self._get(f"/apis/{gv}"), gvs), strict=True):
                 if resp.status < 400 and isinstance(resp.body, Mapping):
-                    resources[gv] = {r.get("name") for r in as_list(resp.body.get("resources")) if isinstance(r, Mapping)}
+                    resources[gv] = {
+                        str(r.get("name"))
+                        for r in as_list(resp.body.get("resources"))
+                        if isinstance(r, Mapping)
+                    }
         for spec in specs:
             for version in spec.versions:
                 gv = f"{spec.group}/{version}" if spec.group else version
@@ -159,7 +175,9 @@ class ClusterReader:
                     break
             else:
                 self.problems.append(
-                    AccessProblem(spec.name, "absent", "list", spec.plural, None, f"{spec.group_kind} is not served")
+                    AccessProblem(
+                        spec.name, "absent", "list", spec.plural, None, f"{spec.group_kind} is not served"
+                    )
                 )
 
     # -- lists ----------------------------------------------------------------------------------------
@@ -170,7 +188,7 @@ class ClusterReader:
             return f"{base}/namespaces/{quote(namespace)}/{spec.plural}"
         return f"{base}/{spec.plural}"
 
-    def list(self, spec: KindSpec, namespace: str | None) -> list[Mapping[str, Any]] | AccessProblem:
+    def list_kind(self, spec: KindSpec, namespace: str | None) -> list[Mapping[str, Any]] | AccessProblem:
         query: dict[str, str] = {"limit": str(_PAGE)}
         if spec.label_selector:
             query["labelSelector"] = spec.label_selector
@@ -198,9 +216,13 @@ class ClusterReader:
     def _problem(self, spec: KindSpec, namespace: str | None, resp: _Response) -> AccessProblem:
         message = str(dig(resp.body, "message", default="") or f"HTTP {resp.status}")
         if resp.status == 401:
-            raise ClusterUnavailable(self.conn.server, self.conn.context, "unauthorized (401): the credentials were rejected")
+            raise ClusterUnavailable(
+                self.conn.server, self.conn.context, "unauthorized (401): the credentials were rejected"
+            )
         reason = {403: "forbidden", 404: "absent"}.get(resp.status, "error")
-        return AccessProblem(spec.name, reason, "list", spec.plural, namespace if spec.namespaced else None, message)
+        return AccessProblem(
+            spec.name, reason, "list", spec.plural, namespace if spec.namespaced else None, message
+        )
 
     # -- the plan -------------------------------------------------------------------------------------
     def read(self, inputs: Iterable[str], namespaces: frozenset[str] | None) -> Snapshot:
@@ -214,8 +236,15 @@ class ClusterReader:
             if not wanted:
                 break
             todo = sorted(wanted, key=lambda t: (t[0], t[1] or ""))
+            # Two inputs may read the same resource in the same place (a view of Services, say): one
+            # request serves both.
+            requests = {t: (self._path(KINDS[t[0]], t[1]), KINDS[t[0]].label_selector) for t in todo}
+            unique = sorted(set(requests.values()), key=lambda r: (r[0], r[1] or ""))
+            owners = [next(t for t in todo if requests[t] == r) for r in unique]
             with ThreadPoolExecutor(self.workers) as pool:
-                results = list(pool.map(lambda t: self.list(KINDS[t[0]], t[1]), todo))
+                lists = pool.map(lambda t: self.list_kind(KINDS[t[0]], t[1]), owners)
+                fetched = dict(zip(unique, lists, strict=True))
+            results = [_for_input(fetched[requests[t]], t[0]) for t in todo]
             for key, result in zip(todo, results, strict=True):
                 done.add(key)
                 if isinstance(result, AccessProblem):
@@ -275,7 +304,7 @@ class ClusterReader:
             if spec.scope is Scope.CLUSTER:
                 wanted.add((name, None))
             elif spec.scope is Scope.ROUTES:
-                targets = {None} if gateways_in_asked else route_ns
+                targets: set[str | None] = {None} if gateways_in_asked else set(route_ns)
                 wanted |= _fan(name, targets)
             elif spec.scope is Scope.GATEWAYS:
                 wanted |= _fan(name, gateway_ns | (route_ns if name != "Gateway" else set()))
@@ -292,7 +321,17 @@ class ClusterReader:
         return wanted
 
 
-def _fan(name: str, namespaces: set[str] | set[str | None]) -> set[tuple[str, str | None]]:
+def _for_input(
+    result: list[Mapping[str, Any]] | AccessProblem, name: str
+) -> list[Mapping[str, Any]] | AccessProblem:
+    if isinstance(result, AccessProblem) and result.input != name:
+        return AccessProblem(
+            name, result.reason, result.verb, result.resource, result.namespace, result.message
+        )
+    return result
+
+
+def _fan(name: str, namespaces: set[str] | set[str | None] | set[None]) -> set[tuple[str, str | None]]:
     if None in namespaces or len(namespaces) > _NAMESPACE_FANOUT_LIMIT:
         return {(name, None)}
     return {(name, ns) for ns in namespaces if ns}
@@ -301,12 +340,16 @@ def _fan(name: str, namespaces: set[str] | set[str | None]) -> set[tuple[str, st
 def _describe_transport(exc: BaseException) -> str:
     text = _one_line(exc)
     lowered = text.lower()
-    if "certificate verify failed" in lowered or "ssl" in lowered and "verify" in lowered:
+    if "certificate verify failed" in lowered or ("ssl" in lowered and "verify" in lowered):
         return "TLS verification failed (the server certificate is not trusted by the kubeconfig's CA)"
     if "refused" in lowered:
         return "connection refused"
     if "timed out" in lowered or "timeout" in lowered:
         return "timed out"
-    if "name or service not known" in lowered or "nodename nor servname" in lowered or "resolution" in lowered:
+    if (
+        "name or service not known" in lowered
+        or "nodename nor servname" in lowered
+        or "resolution" in lowered
+    ):
         return "the server name does not resolve"
     return text

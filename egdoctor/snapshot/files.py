@@ -43,7 +43,11 @@ def _documents(path: Path) -> Iterator[Any]:
 
 
 def _flatten(doc: Any) -> Iterator[Any]:
-    if isinstance(doc, Mapping) and isinstance(doc.get("items"), list) and str(doc.get("kind", "")).endswith("List"):
+    if (
+        isinstance(doc, Mapping)
+        and isinstance(doc.get("items"), list)
+        and str(doc.get("kind", "")).endswith("List")
+    ):
         for item in doc["items"]:
             yield from _flatten(item)
     elif doc is not None:
@@ -70,4 +74,9 @@ def load_files(paths: Iterable[str], namespaces: frozenset[str] | None) -> Snaps
                 if spec is not None:
                     raw[spec.name].append(item)
     raw["EnvoyService"] = list(derive_envoy_services(raw))
-    return assemble(raw, namespaces, Source("files", files=tuple(str(f) for f in files)), extra_malformed=malformed)
+    # A dump holds what its author exported: a kind with no object in it was probably not exported.
+    held = {name for name, items in raw.items() if items}
+    if raw["Service"]:
+        held.add("EnvoyService")
+    source = Source("files", files=tuple(str(f) for f in files))
+    return assemble(raw, namespaces, source, extra_malformed=malformed, fetched=held)

@@ -43,7 +43,9 @@ class Snapshot:
     source: Source
     problems: tuple[AccessProblem, ...] = ()
     malformed: tuple[Malformed, ...] = ()
-    fetched: frozenset[str] = frozenset()  # inputs the snapshot was asked to hold
+    # inputs whose objects the snapshot really holds (listed from the cluster, or present in the files):
+    # an object absent from a kind not in here is unknown, not missing
+    fetched: frozenset[str] = frozenset()
     _index: Mapping[tuple[str, str | None, str], Obj] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -64,7 +66,7 @@ class Snapshot:
             source=source,
             problems=tuple(problems),
             malformed=tuple(malformed),
-            fetched=frozenset(fetched) | frozenset(objects),
+            fetched=frozenset(fetched),
             _index=MappingProxyType(index),
         )
 

@@ -29,7 +29,11 @@ def dig(value: Any, *path: str | int, default: Any = None) -> Any:
     """Walk mappings and sequences; any missing step or wrong type yields `default`."""
     for step in path:
         if isinstance(step, int):
-            if not isinstance(value, Sequence) or isinstance(value, str) or not -len(value) <= step < len(value):
+            if (
+                not isinstance(value, Sequence)
+                or isinstance(value, str)
+                or not -len(value) <= step < len(value)
+            ):
                 return default
             value = value[step]
         else:
@@ -55,7 +59,9 @@ class Obj:
     def __init__(self, raw: Mapping[str, Any], kind: str | None = None):
         self.raw: Mapping[str, Any] = raw if isinstance(raw, MappingProxyType) else freeze(raw)
         meta = as_map(self.raw.get("metadata"))
-        self._ref = ObjectRef(kind or str(self.raw.get("kind", "")), meta.get("namespace"), str(meta.get("name", "")))
+        self._ref = ObjectRef(
+            kind or str(self.raw.get("kind", "")), meta.get("namespace"), str(meta.get("name", ""))
+        )
 
     @property
     def ref(self) -> ObjectRef:

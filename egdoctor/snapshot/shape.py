@@ -9,25 +9,44 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-# path -> expected type; "[]" walks every item of a list; a trailing "?" marks the field optional.
+# path -> expected type; "[]" walks every item of a list; a trailing "?" marks the last field optional
+# (a missing container on the way is left to that container's own rule).
 _STR, _INT, _LIST, _MAP, _BOOL = str, int, list, dict, bool
 _RULES: dict[str, list[tuple[str, type]]] = {
     "Gateway": [
-        ("spec", _MAP), ("spec.gatewayClassName", _STR), ("spec.listeners", _LIST),
-        ("spec.listeners[]", _MAP), ("spec.listeners[].name", _STR), ("spec.listeners[].port", _INT),
-        ("spec.listeners[].protocol", _STR), ("spec.listeners[].hostname?", _STR),
-        ("status?", _MAP), ("status.conditions?", _LIST), ("status.listeners?", _LIST),
+        ("spec", _MAP),
+        ("spec.gatewayClassName", _STR),
+        ("spec.listeners", _LIST),
+        ("spec.listeners[]?", _MAP),
+        ("spec.listeners[].name", _STR),
+        ("spec.listeners[].port", _INT),
+        ("spec.listeners[].protocol", _STR),
+        ("spec.listeners[].hostname?", _STR),
+        ("status?", _MAP),
+        ("status.conditions?", _LIST),
+        ("status.listeners?", _LIST),
         ("status.addresses?", _LIST),
     ],
     "GatewayClass": [("spec", _MAP), ("spec.controllerName", _STR), ("status.conditions?", _LIST)],
     "HTTPRoute": [
-        ("spec", _MAP), ("spec.parentRefs?", _LIST), ("spec.parentRefs[]", _MAP), ("spec.parentRefs[].name", _STR),
-        ("spec.hostnames?", _LIST), ("spec.rules?", _LIST), ("spec.rules[]", _MAP),
-        ("spec.rules[].backendRefs?", _LIST), ("status.parents?", _LIST),
+        ("spec", _MAP),
+        ("spec.parentRefs?", _LIST),
+        ("spec.parentRefs[]?", _MAP),
+        ("spec.parentRefs[].name", _STR),
+        ("spec.hostnames?", _LIST),
+        ("spec.rules?", _LIST),
+        ("spec.rules[]?", _MAP),
+        ("spec.rules[].backendRefs?", _LIST),
+        ("status.parents?", _LIST),
     ],
     "ClientTrafficPolicy": [
-        ("spec", _MAP), ("spec.targetRefs?", _LIST), ("spec.targetRefs[]", _MAP), ("spec.targetRef?", _MAP),
-        ("spec.proxyProtocol?", _MAP), ("spec.enableProxyProtocol?", _BOOL), ("spec.clientIPDetection?", _MAP),
+        ("spec", _MAP),
+        ("spec.targetRefs?", _LIST),
+        ("spec.targetRefs[]?", _MAP),
+        ("spec.targetRef?", _MAP),
+        ("spec.proxyProtocol?", _MAP),
+        ("spec.enableProxyProtocol?", _BOOL),
+        ("spec.clientIPDetection?", _MAP),
         ("status.ancestors?", _LIST),
     ],
     "Service": [("spec", _MAP), ("spec.ports?", _LIST), ("metadata.annotations?", _MAP)],
@@ -36,8 +55,13 @@ _RULES: dict[str, list[tuple[str, type]]] = {
 for _route in ("GRPCRoute", "TCPRoute", "TLSRoute"):
     _RULES[_route] = _RULES["HTTPRoute"]
 for _policy in ("BackendTrafficPolicy", "SecurityPolicy", "BackendTLSPolicy"):
-    _RULES[_policy] = [("spec", _MAP), ("spec.targetRefs?", _LIST), ("spec.targetRefs[]", _MAP),
-                       ("spec.targetRef?", _MAP), ("status.ancestors?", _LIST)]
+    _RULES[_policy] = [
+        ("spec", _MAP),
+        ("spec.targetRefs?", _LIST),
+        ("spec.targetRefs[]?", _MAP),
+        ("spec.targetRef?", _MAP),
+        ("status.ancestors?", _LIST),
+    ]
 _RULES["EnvoyService"] = _RULES["Service"]
 
 
@@ -64,7 +88,8 @@ def _check(value: Any, steps: list[str], expected: type, optional: bool, where: 
     if not isinstance(value, Mapping):
         return f"{where or 'the object'} should be a mapping"
     if key not in value or value[key] is None:
-        return None if optional else f"{here} is missing"
+        # a missing container is judged by its own rule; only the last step's absence counts here
+        return None if optional or rest else f"{here} is missing"
     child = value[key]
     if items:
         if not isinstance(child, list | tuple):

@@ -22,6 +22,7 @@ Routes are inline (EG serves them over RDS/ADS), which changes nothing on the da
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -112,9 +113,24 @@ def _route_entries(gw: GatewayPlan, listener: ListenerPlan) -> list[dict[str, An
     return routes
 
 
+def _host_regex(hostnames: tuple[str, ...]) -> str:
+    # EG gives each route hostname its own virtual host; one :authority match per route has the same
+    # effect here without reshaping the per-listener virtual hosts. Gateway API wildcards cover one
+    # or more leading labels; the port is ignored like ignore_port_in_host_matching does.
+    parts = [(".+\\." + re.escape(h[2:])) if h.startswith("*.") else re.escape(h) for h in hostnames]
+    return f"(?i)^(?:{'|'.join(parts)})(?::[0-9]+)?$"
+
+
 def _route(gw: GatewayPlan, plan: RoutePlan) -> dict[str, Any]:
     match: dict[str, Any] = {"path": plan.path} if plan.match == "exact" else {"prefix": plan.path}
-    out: dict[str, Any] = {"name": f"httproute/{gw.namespace}/{plan.name}/rule/0/match/0", "match": match}
+    if plan.hostnames:
+        match["headers"] = [
+            {"name": ":authority", "string_match": {"safe_regex": {"regex": _host_regex(plan.hostnames)}}}
+        ]
+    name = f"httproute/{plan.name}"
+    if "/" not in plan.name:
+        name = f"httproute/{gw.namespace}/{plan.name}/rule/0/match/0"
+    out: dict[str, Any] = {"name": name, "match": match}
     if plan.direct_response_status is not None:
         direct: dict[str, Any] = {"status": plan.direct_response_status}
         if plan.direct_response_body is not None:

@@ -14,7 +14,13 @@ lab can only approximate that with ``tcp-request connection reject``, which acce
 once, so a lab client outside the ranges sees a reset or an empty reply instead of a timeout.
 
 Edge proxies are ``mode http`` with ``option forwardfor``, which appends the peer address as an
-additional X-Forwarded-For header (haproxy ``doc/configuration.txt``, ``option forwardfor``).
+additional X-Forwarded-For header (haproxy ``doc/configuration.txt``, ``option forwardfor``). They
+front HTTP listener ports only: an HTTP proxy cannot append a header inside TLS it does not terminate.
+
+A black-holed LB (``lb_blackhole``) accepts and then waits on ``tcp-request content`` until
+``WAIT_END``: ``inspect-delay`` keeps the connection open without ever contacting a member, the way
+an Octavia listener with unresponsive members looks to a client, and bounds it at Octavia's client
+timeout.
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ def build_config(plan: DataPathPlan, addresses: dict[str, GatewayAddresses]) -> 
     for gw in plan.gateways:
         addrs = addresses[gw.key]
         slug = f"{gw.namespace}.{gw.name}"
+        http_ports = {lst.port for lst in gw.listeners if lst.protocol == "HTTP"}
         for port in gw.ports:
             lines += [
                 f"listen lb.{slug}.{port}",
@@ -66,12 +73,15 @@ def build_config(plan: DataPathPlan, addresses: dict[str, GatewayAddresses]) -> 
             if gw.lb_source_ranges:
                 lines.append(f"    acl allowed_cidrs src {' '.join(gw.lb_source_ranges)}")
                 lines.append("    tcp-request connection reject unless allowed_cidrs")
+            if gw.lb_blackhole:
+                lines.append("    tcp-request inspect-delay 50s")
+                lines.append("    tcp-request content reject if WAIT_END")
             member = f"{addrs.envoy}:{container_port(port)} source {addrs.member_source}"
             lines.append(f"    server envoy {member}{_SEND[gw.lb_sends]}")
             lines.append("")
             # Outermost edge first; each forwards to the next hop and the last one to the VIP.
             hops = [*addrs.edges, addrs.lb]
-            for j, edge in enumerate(addrs.edges, start=1):
+            for j, edge in enumerate(addrs.edges if port in http_ports else (), start=1):
                 lines += [
                     f"listen edge{j}.{slug}.{port}",
                     "    mode http",

@@ -149,10 +149,13 @@ class DataPathLab:
         if self._render_envoy() != self._envoy_config:
             if self._envoy is not None:
                 self._envoy.stop(STOP_GRACE)
+            # Forgotten first, so that a failed start is retried by the next reconfigure.
+            self._envoy_config = None
             self._start_envoy()
         if build_config(plan, self._addresses) != self._haproxy_config:
             if self._haproxy is not None:
                 self._haproxy.stop(STOP_GRACE)
+            self._haproxy_config = None
             self._start_haproxy()
 
     # ----------------------------------------------------------------- addresses
@@ -381,9 +384,12 @@ class DataPathLab:
         self._haproxy = proc
         proc.start()
         wanted = set()
-        for addrs in self._addresses.values():
+        for gw in self.plan.gateways:
+            addrs = self._addresses[gw.key]
+            http_ports = {lst.port for lst in gw.listeners if lst.protocol == "HTTP"}
             for port in addrs.ports:
                 wanted.add((addrs.lb, port))
-                wanted.update((edge, port) for edge in addrs.edges)
+                if port in http_ports:
+                    wanted.update((edge, port) for edge in addrs.edges)
         self._wait("all front ends bound", proc, lambda: wanted <= _listening_tcp())
         self._haproxy_config = text

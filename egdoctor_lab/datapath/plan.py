@@ -75,7 +75,10 @@ class RoutePlan:
     operators such as ``%DOWNSTREAM_REMOTE_ADDRESS%``; like EG (``internal/xds/translator/route.go``
     ``buildXdsDirectResponseAction``) the body becomes ``direct_response.body_format``. Without a
     direct response the rule forwards to the echo backend. ``listeners`` limits the rule to those
-    Gateway listener names (empty: every listener).
+    Gateway listener names (empty: every listener); ``hostnames`` to requests whose Host is one of
+    them (HTTPRoute ``hostnames``, ``*.`` wildcards allowed; empty: the listener's hostnames). A
+    ``name`` containing ``/`` is EG's ``<namespace>/<route>/rule/<i>/match/<j>`` and becomes the
+    Envoy route name ``httproute/<name>`` as is.
     """
 
     name: str
@@ -85,6 +88,7 @@ class RoutePlan:
     direct_response_status: int | None = None
     direct_response_body: str | None = None
     response_headers: tuple[tuple[str, str], ...] = ()
+    hostnames: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.path.startswith("/"):
@@ -102,7 +106,11 @@ class GatewayPlan:
     clientIPDetection at all. ``lb_sends``: what the Octavia listener adds in front of each
     connection (``loadbalancer.openstack.org/proxy-protocol`` annotation: v1 ``send-proxy``, v2
     ``send-proxy-v2``). ``edge_proxies``: HTTP proxies chained in front of the LB, each appending
-    X-Forwarded-For. ``lb_source_ranges``: Service ``loadBalancerSourceRanges``.
+    X-Forwarded-For; they front the HTTP listener ports only (TLS is not terminated at the edge),
+    so HTTPS ports are reached on the LB. ``lb_source_ranges``: Service
+    ``loadBalancerSourceRanges``. ``lb_blackhole``: the LB accepts connections and holds them
+    without forwarding a byte (closing after Octavia's 50 s client timeout), a listener whose
+    members never answer.
     """
 
     namespace: str
@@ -114,6 +122,7 @@ class GatewayPlan:
     edge_proxies: int = 0
     lb_source_ranges: tuple[str, ...] = ()
     routes: tuple[RoutePlan, ...] = ()
+    lb_blackhole: bool = False
 
     def __post_init__(self) -> None:
         # Lists are accepted for convenience and frozen so that plans stay hashable and comparable.
@@ -148,10 +157,6 @@ class GatewayPlan:
                     f"gateway {self.key}: two listeners on port {lst.port} for hostname {host_key[1]}"
                 )
             seen_hosts.add(host_key)
-        if self.edge_proxies and any(lst.protocol == "HTTPS" for lst in self.listeners):
-            raise ValueError(
-                f"gateway {self.key}: edge proxies only front HTTP listeners (no TLS at the edge)"
-            )
         for cidr in self.lb_source_ranges:
             try:
                 ipaddress.ip_network(cidr, strict=False)

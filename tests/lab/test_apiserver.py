@@ -163,7 +163,7 @@ def test_unknown_settings_keys_and_unserved_objects(lab: LabApiServer) -> None:
     scenario = load_scenario(SELFTEST)
     assert scenario.name == "apiserver-selftest"
     assert scenario.settings["expect"] == {"findings": ["EGD-SELFTEST"]}
-    assert scenario.settings["datapath"] == {"envoy": {"replicas": 1}}
+    assert scenario.settings["otherTool"] == {"envoy": {"replicas": 1}}
     skipped = " ".join(lab.skipped)
     assert "TCPRoute" in skipped and "Certificate" in skipped and "Widget" in skipped
     assert lab.store.get("httproutes", "web", "team-a") is not None
