@@ -352,6 +352,23 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """A scenario's objects as `kubectl get -o yaml` prints them: the kind of dump customers send."""
+    import yaml
+
+    try:
+        objects = [dict(o) for o in load_scenario(args.scenario).objects]
+    except ScenarioError as exc:
+        print(f"lab: {exc}", file=sys.stderr)
+        return 2
+    text = yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": objects}, sort_keys=False)
+    if args.output and args.output != "-":
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lab", description="egdoctor lab: a Kubernetes API server stand-in and the data path behind it"
@@ -386,6 +403,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--state-dir", help=state_help)
     serve.add_argument("--port", type=int, default=0)
     serve.set_defaults(func=cmd_serve)
+
+    export = sub.add_parser(
+        "export", help="write a scenario's objects as a kubectl-style List (for --from-file)"
+    )
+    export.add_argument("scenario", help="scenario file, or the name of a built-in scenario")
+    export.add_argument("-o", "--output", help="file to write (default: stdout)")
+    export.set_defaults(func=cmd_export)
 
     listing = sub.add_parser("list", help="list built-in scenarios")
     listing.add_argument("--all", action="store_true", help="include the lab's own test scenarios")
