@@ -23,8 +23,8 @@ if TYPE_CHECKING:  # the probe modules load only when probes run
 
 app = typer.Typer(
     name="egdoctor",
-    help="Diagnose Envoy Gateway ingress: Gateways, routes, client-IP mode (PROXY protocol / X-Forwarded-For), "
-    "load balancer and certificates.",
+    help="Diagnose Envoy Gateway ingress: Gateways, routes, client-IP mode (PROXY protocol / "
+    "X-Forwarded-For), load balancer and certificates.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -70,6 +70,23 @@ def parse_duration(text: str) -> float:
 
 
 @app.command()
+def explain(code: Annotated[str, typer.Argument(help="A finding code, e.g. EGD304.")]) -> None:
+    """Explain a finding code: what it means, why it matters, how to fix it."""
+    from egdoctor.findings.codes import REGISTRY
+    from egdoctor.findings.docs import doc_page
+
+    spec = REGISTRY.get(code.strip().upper())
+    if spec is None:
+        raise _usage_error(f"unknown code {code!r} (codes look like EGD304; see docs/codes/)")
+    page = doc_page(spec.code)
+    if page is None:
+        kind = "probe" if spec.probe else "objects"
+        typer.echo(f"{spec.code}: {spec.title}\nSeverity: {spec.severity.value} · Source: {kind}")
+    else:
+        typer.echo(page.rstrip())
+
+
+@app.command()
 def version() -> None:
     """Print the egdoctor version."""
     typer.echo(f"egdoctor {__version__}")
@@ -80,22 +97,32 @@ def check(
     namespace: Annotated[
         str | None, typer.Option("-n", "--namespace", help="Namespace to diagnose (default: the context's).")
     ] = None,
-    all_namespaces: Annotated[bool, typer.Option("-A", "--all-namespaces", help="Diagnose every namespace.")] = False,
-    kubeconfig: Annotated[str | None, typer.Option("--kubeconfig", help="Path to the kubeconfig file.")] = None,
+    all_namespaces: Annotated[
+        bool, typer.Option("-A", "--all-namespaces", help="Diagnose every namespace.")
+    ] = False,
+    kubeconfig: Annotated[
+        str | None, typer.Option("--kubeconfig", help="Path to the kubeconfig file.")
+    ] = None,
     context: Annotated[str | None, typer.Option("--context", help="The kubeconfig context to use.")] = None,
     request_timeout: Annotated[
         str, typer.Option("--request-timeout", help="Timeout of each API request (e.g. 10s, 500ms).")
     ] = "10s",
     from_file: Annotated[
         list[str] | None,
-        typer.Option("--from-file", "-f", help="Diagnose objects from YAML/JSON files or directories instead "
-                     "of a cluster (repeatable; `kubectl get -o yaml` output works)."),
+        typer.Option(
+            "--from-file",
+            "-f",
+            help="Diagnose objects from YAML/JSON files or directories instead "
+            "of a cluster (repeatable; `kubectl get -o yaml` output works).",
+        ),
     ] = None,
     output: Annotated[Output, typer.Option("-o", "--output", help="Output format.")] = Output.text,
     fail_on: Annotated[
         FailOn, typer.Option("--fail-on", help="Exit 1 when a finding at or above this severity exists.")
     ] = FailOn.error,
-    gateway_class: Annotated[str, typer.Option("--gateway-class", help="The Envoy Gateway GatewayClass.")] = "eg",
+    gateway_class: Annotated[
+        str, typer.Option("--gateway-class", help="The Envoy Gateway GatewayClass.")
+    ] = "eg",
     namespace_label: Annotated[
         str, typer.Option("--namespace-label", help="The opt-in label app namespaces carry (key=value).")
     ] = "shared-gateway-access=true",
@@ -115,34 +142,54 @@ def check(
         str, typer.Option("--probe-timeout", help="Bound of each probe (connect, TLS, answer), e.g. 3s.")
     ] = "3s",
     observe: Annotated[
-        str, typer.Option("--observe", help="How to see the client IP Envoy decides on: auto (access "
-                          "log when readable), route (temporary HTTPRoute; writes to the cluster), logs, "
-                          "echo:PATH, none.")
+        str,
+        typer.Option(
+            "--observe",
+            help="How to see the client IP Envoy decides on: auto (access "
+            "log when readable), route (temporary HTTPRoute; writes to the cluster), logs, "
+            "echo:PATH, none.",
+        ),
     ] = "auto",
     address: Annotated[
-        list[str] | None, typer.Option("--address", help="Probe this IP instead of the Gateway's status "
-                                       "addresses (repeatable; also enables probes with --from-file).")
+        list[str] | None,
+        typer.Option(
+            "--address",
+            help="Probe this IP instead of the Gateway's status "
+            "addresses (repeatable; also enables probes with --from-file).",
+        ),
     ] = None,
     resolver: Annotated[
-        str | None, typer.Option("--resolver", help="DNS server for the hostname checks, IP[:PORT] "
-                                 "(default: the system's).")
+        str | None,
+        typer.Option(
+            "--resolver", help="DNS server for the hostname checks, IP[:PORT] (default: the system's)."
+        ),
     ] = None,
     expect_client_ip: Annotated[
-        str | None, typer.Option("--expect-client-ip", help="The client IP Envoy should see for this machine "
-                                 "(default: the probe socket's local address).")
+        str | None,
+        typer.Option(
+            "--expect-client-ip",
+            help="The client IP Envoy should see for this machine "
+            "(default: the probe socket's local address).",
+        ),
     ] = None,
     ca_file: Annotated[
         str | None,
         typer.Option("--ca-file", help="CA bundle to verify served certificates (default: system trust)."),
     ] = None,
     probe_allow: Annotated[
-        str | None, typer.Option("--probe-allow", help="Never send probes outside these CIDRs (comma-"
-                                 "separated; default: $EGDOCTOR_PROBE_ALLOW, else no restriction).")
+        str | None,
+        typer.Option(
+            "--probe-allow",
+            help="Never send probes outside these CIDRs (comma-"
+            "separated; default: $EGDOCTOR_PROBE_ALLOW, else no restriction).",
+        ),
     ] = None,
     probes_only: Annotated[bool, typer.Option("--probes-only", hidden=True)] = False,
     color: Annotated[
-        bool | None, typer.Option("--color/--no-color", help="Force colour on or off (default: on a TTY, "
-                                  "off when NO_COLOR is set).")
+        bool | None,
+        typer.Option(
+            "--color/--no-color", help="Force colour on or off (default: on a TTY, off when NO_COLOR is set)."
+        ),
     ] = None,
 ) -> None:
     """Diagnose Gateways, routes, client-IP mode and policies for a namespace (or all)."""
@@ -163,9 +210,15 @@ def check(
 
         try:
             probe_options = build_options(
-                timeout=parse_duration(probe_timeout), observe=observe, addresses=address, resolver=resolver,
-                expect_client_ip=expect_client_ip, ca_file=ca_file, probe_allow=probe_allow,
-                expect_hops=expect_hops, namespace=namespace,
+                timeout=parse_duration(probe_timeout),
+                observe=observe,
+                addresses=address,
+                resolver=resolver,
+                expect_client_ip=expect_client_ip,
+                ca_file=ca_file,
+                probe_allow=probe_allow,
+                expect_hops=expect_hops,
+                namespace=namespace,
             )
         except ValueError as exc:  # OptionError names its option; parse_duration's does not
             message = str(exc) if isinstance(exc, OptionError) else f"--probe-timeout: {exc}"
@@ -229,24 +282,30 @@ def probe(**kwargs: object) -> None:
 
 
 # `probe` takes check's options minus the two that make no sense for it.
-probe.__signature__ = inspect.signature(check).replace(  # type: ignore[attr-defined]
-    parameters=[p for p in inspect.signature(check).parameters.values()
-                if p.name not in ("no_probe", "probes_only")]
+_check_signature = inspect.signature(check, eval_str=True)  # typer reads evaluated Annotated metadata
+probe.__signature__ = _check_signature.replace(  # type: ignore[attr-defined]
+    parameters=[p for p in _check_signature.parameters.values() if p.name not in ("no_probe", "probes_only")]
 )
 probe.__doc__ = """Only the live probes: the client IP Envoy observes, PROXY/XFF behaviour, DNS and served
 certificates. Objects are still read for addresses, hostnames and mode; static findings other than access
 problems are not reported."""
 
 
-def _probe_phase(diagnosis: Diagnosis, probe_options: ProbeOptions | None, conn: Connection | None,
-                 request_timeout: float, offline: bool) -> ProbeReport | None:
+def _probe_phase(
+    diagnosis: Diagnosis,
+    probe_options: ProbeOptions | None,
+    conn: Connection | None,
+    request_timeout: float,
+    offline: bool,
+) -> ProbeReport | None:
     from egdoctor.probes.engine import run_probes, skipped_report
 
     if probe_options is None:
         return None
     if offline and not probe_options.addresses:
-        return skipped_report("probes skipped: --from-file has no live Gateway to probe (give --address IP "
-                              "to probe one)")
+        return skipped_report(
+            "probes skipped: --from-file has no live Gateway to probe (give --address IP to probe one)"
+        )
     try:
         return run_probes(diagnosis, probe_options, conn, request_timeout)
     except KeyboardInterrupt:

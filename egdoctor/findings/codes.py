@@ -326,7 +326,8 @@ _CODES = [
         E,
         "Hostname does not resolve",
         "{hostname} does not resolve: {reason}",
-        "create an A record for {hostname} pointing at the Gateway address {addresses}",
+        "create the DNS record for {hostname}: A/AAAA to the Gateway address {addresses} in direct mode, "
+        "or to your CDN/WAF in XFF mode",
         probe=True,
     ),
     Code(
@@ -334,7 +335,8 @@ _CODES = [
         E,
         "Hostname resolves elsewhere",
         "{hostname} resolves to {resolved}, not to the Gateway's load balancer {addresses}",
-        "point {hostname} at {addresses}",
+        "point {hostname} at {addresses} (a stale record from an old load balancer is the usual cause: "
+        "Octavia gives a recreated load balancer a new address unless the floating IP is kept)",
         probe=True,
     ),
     Code(
@@ -351,7 +353,8 @@ _CODES = [
         E,
         "Gateway unreachable",
         "{target} is unreachable: {outcome}",
-        "check the load balancer, security groups and loadBalancerSourceRanges",
+        "check the Octavia load balancer and its members (`openstack loadbalancer status show`), the "
+        "security groups and loadBalancerSourceRanges, and that this machine may reach the address at all",
         probe=True,
     ),
     Code("EGD602", E, "Envoy rejects the load balancer's PROXY header", "{message}", "{fix}", probe=True),

@@ -166,6 +166,9 @@ class _Sender:
                 break
             time.sleep(ROUTE_RETRY_STEP)
             result = self._exchange(address, target.port, path, host_header, headers, prefix, tls, ua)
+        if self.route_deadline and self.observer.is_ours(result):
+            # One xDS push programs every listener: from now on a 404 means "not attached here".
+            self.route_deadline = 0.0
         probe = SentProbe(
             pid,
             path,

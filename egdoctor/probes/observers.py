@@ -254,7 +254,10 @@ class RouteObserver(Observer):
             }
         ]
         if self.header_mode:
-            filters.append(
+            # First: EG stops processing a rule's filters once one produced a direct response
+            # (internal/gatewayapi/filters.go, ProcessHTTPFilters).
+            filters.insert(
+                0,
                 {
                     "type": "ResponseHeaderModifier",
                     "responseHeaderModifier": {
@@ -264,7 +267,7 @@ class RouteObserver(Observer):
                             {"name": HEADER_XFF, "value": XFF_OP},
                         ]
                     },
-                }
+                },
             )
         spec: dict[str, Any] = {
             "parentRefs": [

@@ -169,11 +169,6 @@ class GatewayTargets:
     def key(self) -> tuple[str, str]:
         return self.view.key
 
-    @property
-    def lb_addresses(self) -> tuple[str, ...]:
-        """What DNS should point at in direct mode: the status addresses plus any --address."""
-        return self.addresses
-
 
 def listeners_in_view(diagnosis: Diagnosis, gv: GatewayView) -> list[ListenerView]:
     """All listeners of a Gateway in an asked namespace, else those that routes of asked namespaces use."""

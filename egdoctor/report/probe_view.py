@@ -42,8 +42,7 @@ def probe_lines(probes: ProbeReport | None, gv: GatewayView) -> list[str]:
     dns = [r for r in rows if r.kind == "dns"]
     if dns:
         lines.append("  [bold]DNS[/]")
-        for r in dns:
-            lines.append(f"    {_MARK[r.verdict]} {escape(r.sent)} -> {escape(r.received)}   [dim]{escape(r.proves)}[/]")
+        lines.extend(_line(r, r.sent) for r in dns)
     groups: dict[str, list[ProbeRow]] = {}
     for r in rows:
         if r.kind != "dns":
@@ -52,14 +51,14 @@ def probe_lines(probes: ProbeReport | None, gv: GatewayView) -> list[str]:
     width = min(width, 64)
     for target, members in groups.items():
         lines.append(f"  [bold]Probe {escape(target)}[/]  [dim](observer: {escape(probes.observer)})[/]")
-        for r in members:
-            sent = r.sent.ljust(width)
-            lines.append(
-                f"    {_MARK[r.verdict]} {escape(sent)} -> {escape(r.received)}   [dim]{escape(r.proves)}[/]"
-            )
+        lines.extend(_line(r, r.sent.ljust(width)) for r in members)
     if verdict is not None:
         lines.append("  " + client_ip_line(verdict))
     return lines
+
+
+def _line(r: ProbeRow, sent: str) -> str:
+    return f"    {_MARK[r.verdict]} {escape(sent)} -> {escape(r.received)}   [dim]{escape(r.proves)}[/]"
 
 
 def client_ip_line(v: GatewayClientIP) -> str:
@@ -79,7 +78,10 @@ def probe_notes_lines(probes: ProbeReport | None) -> list[str]:
         return ["", *(f"[dim]{escape(n)}[/]" for n in probes.notes)]
     if not probes.notes and not probes.rows:
         return []
-    out = ["", f"[bold]Probes[/] [dim]{len(probes.rows)} row(s) in {probes.elapsed_s:.1f}s · observer: "
-           f"{escape(probes.observer)}[/]"]
+    out = [
+        "",
+        f"[bold]Probes[/] [dim]{len(probes.rows)} row(s) in {probes.elapsed_s:.1f}s · observer: "
+        f"{escape(probes.observer)}[/]",
+    ]
     out.extend(f"  [dim]- {escape(n)}[/]" for n in probes.notes)
     return out

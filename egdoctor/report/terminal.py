@@ -11,8 +11,8 @@ from rich.markup import escape
 
 from egdoctor.findings.model import Finding, Severity
 from egdoctor.model.topology import GatewayView
-from egdoctor.report.tls_view import listener_rows
 from egdoctor.report.probe_view import probe_lines, probe_notes_lines
+from egdoctor.report.tls_view import listener_rows
 from egdoctor.report.view import Report, mode_label
 from egdoctor.snapshot.kinds import ROUTE_KINDS
 from egdoctor.snapshot.objects import conditions
@@ -70,16 +70,30 @@ def build_lines(report: Report) -> list[str]:
         lines.extend(_gateway_header(gv))
         lines.extend(probe_lines(report.probes, gv))
         key = gv.key
-        for f in take(lambda f, key=key: f.gateway is not None and f.gateway.key == key and f.gateway.listener is None
-                      and (f.subject is None or f.subject.kind not in ROUTE_KINDS)):
+        for f in take(
+            lambda f, key=key: (
+                f.gateway is not None
+                and f.gateway.key == key
+                and f.gateway.listener is None
+                and (f.subject is None or f.subject.kind not in ROUTE_KINDS)
+            )
+        ):
             lines.extend(_finding_lines(f, "  "))
         for lv in report.listeners(gv):
             host = f"  {lv.hostname}" if lv.hostname else ""
-            lf = take(lambda f, key=key, name=lv.name: f.gateway is not None and f.gateway.key == key
-                      and f.gateway.listener == name and (f.subject is None or f.subject.kind not in ROUTE_KINDS))
+            lf = take(
+                lambda f, key=key, name=lv.name: (
+                    f.gateway is not None
+                    and f.gateway.key == key
+                    and f.gateway.listener == name
+                    and (f.subject is None or f.subject.kind not in ROUTE_KINDS)
+                )
+            )
             mark = "[green]✓[/]" if not any(f.severity is not Severity.INFO for f in lf) else "[red]✗[/]"
-            lines.append(f"  {mark} Listener [bold]{escape(lv.name)}[/]  {lv.protocol} :{lv.port}{escape(host)}"
-                         f"  [dim]client IP: {lv.client_ip.mode}[/]")
+            lines.append(
+                f"  {mark} Listener [bold]{escape(lv.name)}[/]  {lv.protocol} :{lv.port}{escape(host)}"
+                f"  [dim]client IP: {lv.client_ip.mode}[/]"
+            )
             for row in listener_rows(report, gv, lv):
                 tick = "[green]✓[/]" if row.ok() else "[red]✗[/]"
                 lines.append(f"      {tick} TLS {escape(row.describe())}")
@@ -93,9 +107,16 @@ def build_lines(report: Report) -> list[str]:
                 seen_routes.add(route.ref)
                 rf = take(lambda f, ref=route.ref: f.subject == ref)
                 state = _route_state(att.status)
-                mark = "[green]✓[/]" if not any(f.severity is not Severity.INFO for f in rf) else "[red]✗[/]"
-                lines.append(f"      {mark} {route.kind} {escape(route.namespace or '')}/{escape(route.name)}  "
-                             f"[dim]{state}[/]")
+                # the mark judges the route, not only the findings printed here (a route under several
+                # listeners shows its findings once)
+                route_bad = any(
+                    f.subject == route.ref and f.severity is not Severity.INFO for f in report.findings
+                )
+                mark = "[red]✗[/]" if route_bad else "[green]✓[/]"
+                lines.append(
+                    f"      {mark} {route.kind} {escape(route.namespace or '')}/{escape(route.name)}  "
+                    f"[dim]{state}[/]"
+                )
                 for f in rf:
                     lines.extend(_finding_lines(f, "          "))
     lines.extend(probe_notes_lines(report.probes))
@@ -108,28 +129,35 @@ def build_lines(report: Report) -> list[str]:
             lines.extend(_finding_lines(f, "  ") + ([where] if where else []))
     lines.append("")
     counts = report.counts
-    verdict = (f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info")
+    verdict = f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info"
     if diag.skipped:
         verdict += f" · {len(diag.skipped)} check(s) skipped: " + ", ".join(sorted(diag.skipped))
     style = "bold red" if counts["error"] else ("yellow" if counts["warning"] else "bold green")
     lines.append(f"[{style}]{verdict}[/]")
     if report.findings:
         first = report.findings[0]
-        lines.append(f"[dim]run `egdoctor explain {first.code}` or read docs/codes/{first.code}.md for details[/]")
+        lines.append(
+            f"[dim]run `egdoctor explain {first.code}` or read docs/codes/{first.code}.md for details[/]"
+        )
     return lines
 
 
 def _gateway_header(gv: GatewayView) -> list[str]:
     conds = conditions(gv.obj.status)
     programmed = conds.get("Programmed")
-    state = "Programmed" if programmed is not None and programmed.get("status") == "True" else "not Programmed"
+    state = (
+        "Programmed" if programmed is not None and programmed.get("status") == "True" else "not Programmed"
+    )
     addresses = ", ".join(gv.addresses) or "no address"
-    lines = [f"[bold]Gateway {escape(gv.key[0])}/{escape(gv.key[1])}[/]   {escape(addresses)}   "
-             f"mode: [bold]{escape(mode_label(gv))}[/]   {state}"]
+    lines = [
+        f"[bold]Gateway {escape(gv.key[0])}/{escape(gv.key[1])}[/]   {escape(addresses)}   "
+        f"mode: [bold]{escape(mode_label(gv))}[/]   {state}"
+    ]
     svc = gv.envoy_service
     if svc is not None:
         ann = svc.annotations.get("loadbalancer.openstack.org/proxy-protocol", "not set")
-        lines.append(f"  LB Service {escape(svc.namespace or '')}/{escape(svc.name)}   proxy-protocol: {escape(str(ann))}")
+        where = f"{escape(svc.namespace or '')}/{escape(svc.name)}"
+        lines.append(f"  LB Service {where}   proxy-protocol: {escape(str(ann))}")
     elif gv.listeners and gv.listeners[0].client_ip.lb_proxy == "unknown":
         lines.append("  LB Service not readable or not found")
     ctps = {lv.client_ip.ctp.ref: lv.client_ip for lv in gv.listeners if lv.client_ip.ctp is not None}

@@ -46,20 +46,31 @@ class Report:
         snap = self.diagnosis.snapshot
         if snap.namespaces is None or gv.key[0] in snap.namespaces:
             return list(gv.listeners)
-        return [lv for lv in gv.listeners if any(a.route.namespace in snap.namespaces for a in lv.attachments)]
+        return [
+            lv for lv in gv.listeners if any(a.route.namespace in snap.namespaces for a in lv.attachments)
+        ]
 
 
 def mode_label(gv: GatewayView) -> str:
     mode = gv.mode
     if mode == "direct":
         versions = {lv.client_ip.lb_proxy for lv in gv.listeners}
-        return "direct (PROXY " + "/".join(sorted(v for v in versions if v in ("v1", "v2"))) + ")" if versions & {
-            "v1",
-            "v2",
-        } else "direct"
+        return (
+            "direct (PROXY " + "/".join(sorted(v for v in versions if v in ("v1", "v2"))) + ")"
+            if versions
+            & {
+                "v1",
+                "v2",
+            }
+            else "direct"
+        )
     if mode == "xff":
         hops = sorted({lv.client_ip.xff_hops for lv in gv.listeners if lv.client_ip.xff_hops is not None})
-        return f"xff ({', '.join(str(h) for h in hops)} trusted hop{'s' if hops != [1] else ''})" if hops else "xff"
+        return (
+            f"xff ({', '.join(str(h) for h in hops)} trusted hop{'s' if hops != [1] else ''})"
+            if hops
+            else "xff"
+        )
     return mode
 
 
@@ -90,7 +101,9 @@ def gateway_json(gv: GatewayView) -> dict[str, Any]:
                 else None,
                 "proxyProtocol": lv.client_ip.proxy_protocol,
                 "xffTrustedHops": lv.client_ip.xff_hops,
-                "routes": sorted({f"{a.route.kind}/{a.route.namespace}/{a.route.name}" for a in lv.attachments}),
+                "routes": sorted(
+                    {f"{a.route.kind}/{a.route.namespace}/{a.route.name}" for a in lv.attachments}
+                ),
             }
             for lv in gv.listeners
         ],
@@ -103,15 +116,22 @@ def report_json(report: Report) -> dict[str, Any]:
     return {
         "egdoctor": __version__,
         "source": {"mode": src.mode, "server": src.server, "context": src.context, "files": list(src.files)},
-        "scope": {"namespaces": sorted(snap.namespaces) if snap.namespaces is not None else None,
-                  "allNamespaces": snap.namespaces is None},
-        "gateways": [{**gateway_json(gv), **gateway_probe_json(report.probes, gv)} for gv in report.gateways()],
+        "scope": {
+            "namespaces": sorted(snap.namespaces) if snap.namespaces is not None else None,
+            "allNamespaces": snap.namespaces is None,
+        },
+        "gateways": [
+            {**gateway_json(gv), **gateway_probe_json(report.probes, gv)} for gv in report.gateways()
+        ],
         "findings": [f.to_json() for f in report.findings],
         "tls": tls_json(report),
         "skippedChecks": dict(report.diagnosis.skipped),
         **probe_json(report.probes),
         **dict(report.extra),
-        "summary": {**report.counts, "total": len(report.findings),
-                    "failOn": report.fail_on.value if report.fail_on else "none",
-                    "exitCode": report.exit_code},
+        "summary": {
+            **report.counts,
+            "total": len(report.findings),
+            "failOn": report.fail_on.value if report.fail_on else "none",
+            "exitCode": report.exit_code,
+        },
     }
