@@ -489,9 +489,11 @@ class _Exchange:
         ctx = _tls_context(tls, tls.verify)
         # An IP literal as server_hostname makes ssl verify the IP SAN and send no SNI.
         server_hostname = tls.server_name or self.target[0]
-        wrapped = ctx.wrap_socket(sock, server_hostname=server_hostname, do_handshake_on_connect=False)
-        self.sockets.append(wrapped)
         try:
+            # wrap_socket may already read from the peer (a reset can surface here), so it sits inside
+            # the same error handling as the handshake itself
+            wrapped = ctx.wrap_socket(sock, server_hostname=server_hostname, do_handshake_on_connect=False)
+            self.sockets.append(wrapped)
             wrapped.settimeout(self._bound())
             wrapped.do_handshake()
         except ssl.SSLCertVerificationError as exc:
