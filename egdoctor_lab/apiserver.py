@@ -1317,6 +1317,18 @@ class LabApi:
                 forbidden_message(rt, verb, namespace if rt.namespaced else None, name, subresource),
                 _details(rt, name),
             )
+        for fault in self.settings.faults:
+            if fault.match.matches(
+                verb=verb,
+                group=rt.group,
+                resource=rt.plural,
+                subresource=subresource,
+                namespace=namespace,
+                namespaced=rt.namespaced,
+            ):
+                if fault.delay_ms:
+                    time.sleep(fault.delay_ms / 1000.0)
+                raise ApiError(fault.code, fault.reason, fault.message, _details(rt, name))
 
     def _present(self, obj: Mapping[str, Any], rt: ResourceType, version: str) -> dict[str, Any]:
         out: dict[str, Any] = {"apiVersion": rt.api_version(version), "kind": rt.kind}

@@ -141,6 +141,38 @@ class Denial:
         return namespace is None or namespace == self.namespace
 
 
+_FAULT_REASONS = {500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout", 429: "TooManyRequests"}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A server-side failure for matching requests (an unhealthy aggregated API, an overloaded etcd):
+    answered with ``code`` and a Status body after ``delay_ms``. Matching works like a denial."""
+
+    match: Denial
+    code: int = 500
+    message: str = "Internal error occurred: injected by the lab"
+    delay_ms: float = 0.0
+
+    @property
+    def reason(self) -> str:
+        return _FAULT_REASONS.get(self.code, "InternalError")
+
+    @classmethod
+    def from_mapping(cls, raw: Any, index: int) -> Fault:
+        where = f"spec.faults[{index}]"
+        if not isinstance(raw, Mapping):
+            raise ScenarioError(f"{where} must be a mapping, got {raw!r}")
+        code = raw.get("code", 500)
+        delay = raw.get("delayMs", 0) or 0
+        if isinstance(code, bool) or not isinstance(code, int) or not 400 <= code <= 599:
+            raise ScenarioError(f"{where}.code must be an HTTP error status, got {code!r}")
+        if isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0:
+            raise ScenarioError(f"{where}.delayMs must be a number >= 0, got {delay!r}")
+        message = raw.get("message") or f"Internal error occurred: injected by the lab ({code})"
+        return cls(Denial.from_mapping(raw, index), code, str(message), float(delay))
+
+
 @dataclass(frozen=True)
 class LabSettings:
     """The parsed ``spec`` of a LabScenario document."""
@@ -152,6 +184,7 @@ class LabSettings:
     absent_kinds: frozenset[tuple[str | None, str | None, str]] = frozenset()
     denials: tuple[Denial, ...] = ()
     latency_ms: float = 0.0
+    faults: tuple[Fault, ...] = ()
 
     @classmethod
     def from_mapping(cls, spec: Mapping[str, Any] | None) -> LabSettings:
@@ -198,6 +231,11 @@ class LabSettings:
             raise ScenarioError(f"spec.denials must be a list, got {raw_denials!r}")
         denials = tuple(Denial.from_mapping(d, i) for i, d in enumerate(raw_denials))
 
+        raw_faults = spec.get("faults") or []
+        if not isinstance(raw_faults, list):
+            raise ScenarioError(f"spec.faults must be a list, got {raw_faults!r}")
+        faults = tuple(Fault.from_mapping(f, i) for i, f in enumerate(raw_faults))
+
         latency = spec.get("latencyMs", 0) or 0
         if isinstance(latency, bool) or not isinstance(latency, int | float) or latency < 0:
             raise ScenarioError(f"spec.latencyMs must be a number >= 0, got {latency!r}")
@@ -209,6 +247,7 @@ class LabSettings:
             absent_kinds=frozenset(kinds),
             denials=denials,
             latency_ms=float(latency),
+            faults=faults,
         )
 
 

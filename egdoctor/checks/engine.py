@@ -88,41 +88,49 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
 
 
 def _access_findings(snapshot: Snapshot, disabled_by: Mapping[AccessProblem, list[str]]) -> list[Finding]:
-    out = []
+    """One finding per kind and cause: the same denial in three namespaces is one problem to fix."""
+    groups: dict[tuple[str, str, str, str, str], list[AccessProblem]] = {}
     for p in snapshot.problems:
-        skipped = ", ".join(sorted(set(disabled_by.get(p, [])))) or "none"
-        where = f"in namespace {p.namespace}" if p.namespace else "cluster-wide"
-        if p.reason == "forbidden":
+        message = p.message if p.reason == "error" else ""
+        groups.setdefault((p.input, p.reason, p.verb, p.resource, message), []).append(p)
+    out = []
+    for (name, reason, verb, resource, message), problems in groups.items():
+        skipped = ", ".join(sorted({c for p in problems for c in disabled_by.get(p, [])})) or "none"
+        spaces = sorted({p.namespace for p in problems if p.namespace})
+        cluster_wide = any(p.namespace is None for p in problems)
+        where = " and ".join(
+            ([f"in namespace{'s' if len(spaces) > 1 else ''} {', '.join(spaces)}"] if spaces else [])
+            + (["cluster-wide"] if cluster_wide else [])
+        )
+        evidence = {
+            "kind": name,
+            "namespaces": spaces,
+            "clusterWide": cluster_wide,
+            "apiMessage": problems[0].message,
+        }
+        if reason == "forbidden":
             out.append(
                 make_finding(
-                    "EGD002",
-                    verb=p.verb,
-                    resource=p.resource,
-                    where=where,
-                    skipped=skipped,
-                    evidence={"kind": p.input, "namespace": p.namespace, "apiMessage": p.message},
+                    "EGD002", verb=verb, resource=resource, where=where, skipped=skipped, evidence=evidence
                 )
             )
-        elif p.reason == "absent":
-            if KINDS[p.input].required:
+        elif reason == "absent":
+            if KINDS[name].required:
                 out.append(
                     make_finding(
-                        "EGD003",
-                        group_kind=KINDS[p.input].group_kind,
-                        skipped=skipped,
-                        evidence={"kind": p.input},
+                        "EGD003", group_kind=KINDS[name].group_kind, skipped=skipped, evidence={"kind": name}
                     )
                 )
         else:
             out.append(
                 make_finding(
                     "EGD005",
-                    verb=p.verb,
-                    resource=p.resource,
+                    verb=verb,
+                    resource=resource,
                     where=where,
-                    reason=p.message,
+                    reason=message,
                     skipped=skipped,
-                    evidence={"kind": p.input, "namespace": p.namespace},
+                    evidence=evidence,
                 )
             )
     for m in snapshot.malformed:

@@ -195,7 +195,12 @@ class ClusterReader:
         items: list[Mapping[str, Any]] = []
         path = self._path(spec, namespace)
         for _ in range(10_000):  # pages; bounded so a misbehaving server cannot loop us forever
-            resp = self._get(path, query)
+            try:
+                resp = self._get(path, query)
+            except ClusterUnavailable as exc:
+                # discovery already worked: one list timing out or failing loses that list, not the run
+                where = namespace if spec.namespaced else None
+                return AccessProblem(spec.name, "error", "list", spec.plural, where, exc.reason)
             if resp.status >= 400:
                 return self._problem(spec, namespace, resp)
             body = as_map(resp.body)
