@@ -98,7 +98,8 @@ def check_names(
     for name, lv, res in resolutions:
         gref = GatewayRef(key[0], key[1], lv.name)
         sent = f"DNS A/AAAA {name}" + (f" @{resolver_label}" if resolver_label else "")
-        xff_mode = lv.client_ip.xff
+        # only a consistent XFF setup has an edge proxy that DNS should lead to
+        xff_mode = lv.client_ip.mode == "xff"
         evidence = {"hostname": name, "resolved": list(res.addresses), "gatewayAddresses": sorted(lb)}
         if res.error is not None and not res.addresses:
             if res.definitive:

@@ -1011,6 +1011,23 @@ def _xff_rows(
                         obs,
                     )
                 )
+                if cip.proxy_protocol != "off":
+                    # PROXY protocol and XFF trust on one listener (EGD309): there is no edge proxy to
+                    # protect, so the traffic proof belongs to EGD605, and the fix is the CTP, not the LB
+                    gf.add(
+                        "EGD605",
+                        lname,
+                        where,
+                        {"confirmedBy": "probe", "forgedChain": list(s.chain), "observed": obs},
+                        message=(
+                            f"a forged X-Forwarded-For {', '.join(s.chain)} sent straight to {where} made "
+                            f"Envoy take {obs} as the client IP: the listener trusts X-Forwarded-For "
+                            f"({configured}) on top of PROXY protocol, so any client picks its IP"
+                        ),
+                        fix="in direct mode remove clientIPDetection from the ClientTrafficPolicy (EGD309)",
+                    )
+                    proved.append("a forged X-Forwarded-For is believed on top of the PROXY header")
+                    return True
                 gf.add(
                     "EGD313",
                     lname,

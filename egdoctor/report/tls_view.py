@@ -92,7 +92,8 @@ class TlsRow:
         elif self.cert is not None:
             parts.append("self-signed" if self.cert.self_signed else f"issuer {self.cert.issuer}")
         if self.cert is not None:
-            days = int((self.cert.not_after - now).total_seconds() // 86400)
+            # whole days toward zero, as EGD402 counts them: expired 30 hours ago is "1 d ago"
+            days = int((self.cert.not_after - now).total_seconds() / 86400)
             parts.append(
                 f"until {self.cert.not_after.date().isoformat()} "
                 + (f"({days} d)" if days >= 0 else f"(expired {-days} d ago)")
