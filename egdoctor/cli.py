@@ -350,6 +350,11 @@ def _unavailable(server: str, context: str, reason: str, output: Output) -> None
 
 
 def main() -> None:
+    import logging
+
+    # Libraries log through the root logger (the kubernetes client prints exec-plugin output, which may
+    # hold a token): egdoctor speaks only through its report and its one-line errors.
+    logging.getLogger().addHandler(logging.NullHandler())
     try:
         app()
     except KeyboardInterrupt:

@@ -79,3 +79,19 @@ def test_missing_optional_route_kinds_are_quiet(tmp_path: Path) -> None:
     result = _run(tmp_path, scenario, "-n", "team-a")
     assert result.exit_code == 0
     assert "EGD003" not in result.codes
+
+
+def test_secrets_are_only_listed_where_listeners_point(tmp_path: Path) -> None:
+    """Even with -A, Secrets (private keys travel in every list) are listed per certificateRef namespace."""
+    with lab_for(HEALTHY, tmp_path / "lab") as lab:
+        result = run_cli("check", "--kubeconfig", str(lab.kubeconfig_path), "-A", "--no-probe", "-o", "json")
+        secret_lists = [r["path"] for r in lab.requests if r["path"].endswith("/secrets")]
+    assert result.exit_code == 0, result.stderr
+    assert secret_lists == ["/api/v1/namespaces/gateway/secrets"]
+
+
+def test_unreadable_client_traffic_policies_make_the_mode_unknown(tmp_path: Path) -> None:
+    scenario = _variant(tmp_path, denials=[{"verb": "list", "resource": "clienttrafficpolicies"}])
+    result = _run(tmp_path, scenario, "-n", "team-a", "--no-probe")
+    assert result.json["gateways"][0]["mode"] == "unknown"
+    assert "EGD301" not in result.codes and "EGD305" not in result.codes

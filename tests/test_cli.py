@@ -258,3 +258,35 @@ def test_fail_on_threshold(tmp_path: Path) -> None:
     assert failing.exit_code == 1 and "EGD103" in failing.codes
     relaxed = run_cli("check", "--from-file", str(tmp_path / "s.yaml"), "-n", "team-a", "--fail-on", "none")
     assert relaxed.exit_code == 0
+
+
+def test_hostile_dumps_become_findings_not_tracebacks(tmp_path: Path) -> None:
+    """YAML aliases (a few lines that expand into gigabytes), deep nesting and odd metadata types."""
+    (tmp_path / "bomb.yaml").write_text(
+        "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+        "c: [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nkind: ConfigMap\n"
+    )
+    (tmp_path / "deep.json").write_text("[" * 200_000 + "]" * 200_000)
+    odd = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": "odd", "namespace": {"not": "a string"}, "labels": {"a": 5}},
+        "spec": {},
+    }
+    (tmp_path / "odd.yaml").write_text(yaml.safe_dump(odd))
+    result = run_cli("check", "--from-file", str(tmp_path), "-A", "-o", "json", timeout=60)
+    assert "Traceback" not in result.stderr
+    malformed = {
+        (f["object"] or {}).get("name", "") for f in result.json["findings"] if f["code"] == "EGD004"
+    }
+    assert any(n.endswith("bomb.yaml") for n in malformed), malformed
+    assert any(n.endswith("deep.json") for n in malformed), malformed
+    assert "odd" in malformed
+
+
+def test_credentials_in_the_server_url_are_never_printed(tmp_path: Path) -> None:
+    kc = _kubeconfig(tmp_path, f"https://admin:S3CRET-PW@127.0.0.1:{_free_port()}")
+    result = run_cli("check", "--kubeconfig", str(kc), "--request-timeout", "2s", "-o", "json")
+    assert result.exit_code == 3
+    assert "S3CRET-PW" not in result.stdout + result.stderr
+    assert "127.0.0.1" in result.stderr

@@ -21,6 +21,7 @@ from typing import Any
 from egdoctor.checks.registry import CheckContext, check
 from egdoctor.findings.codes import make_finding
 from egdoctor.findings.model import Finding, GatewayRef, ObjectRef, Severity
+from egdoctor.model.selectors import selector_is_empty, selector_matches
 from egdoctor.model.topology import (
     EG_CONTROLLER,
     PROXY_PROTOCOL_ANNOTATION,
@@ -393,6 +394,8 @@ def clientip_missing(ctx: CheckContext) -> Iterator[Finding]:
         issues = []
         for lv in gv.listeners:
             ci = lv.client_ip
+            if not ci.ctp_known:
+                continue  # a dump without ClientTrafficPolicies says nothing about whether one exists
             if ci.proxy_protocol != "off" or ci.xff or ci.custom_header or ci.lb_sends_proxy:
                 continue
             if ci.ctp is not None:
@@ -500,20 +503,19 @@ def ctp_targets(ctx: CheckContext) -> Iterator[Finding]:
                 continue
             if covered is not None and ns not in covered:
                 continue
-            labels = as_map(sel.get("matchLabels"))
             matched = [
                 k
                 for k, g in gateways.items()
-                if k[0] == ns and labels and all(g.obj.labels.get(a) == b for a, b in labels.items())
+                if k[0] == ns and not selector_is_empty(sel) and selector_matches(sel, g.obj.labels)
             ]
-            if labels and not matched:
+            if not matched:
                 in_ns = sorted(k for k in gateways if k[0] == ns)
                 yield make_finding(
                     "EGD302",
                     subject=ctp.ref,
                     gateway=GatewayRef(*in_ns[0]) if len(in_ns) == 1 else None,
                     problem=f"{obj_text(ctp)} targetSelectors[{j}] matches no Gateway in namespace {ns} "
-                    f"(labels {dict(labels)})",
+                    f"(selector {thaw(sel.get('matchLabels') or sel.get('matchExpressions') or {})})",
                     fix="put those labels on the Gateway object itself, or use targetRefs with the "
                     "Gateway's name",
                     evidence={"targetSelector": thaw(sel)},
@@ -767,7 +769,11 @@ def clientip_mixed(ctx: CheckContext) -> Iterator[Finding]:
             for group, problem, fix in _mixed_problems(ci):
                 params = {"ctp": f"ClientTrafficPolicy {_ctp_name(ci)}", "problem": problem, "fix": fix}
                 evidence = {"clientIP": ci.describe()}
-                issues.append((lv.name, Issue("EGD309", (ci.ctp.key, group), ci.ctp.ref, params, evidence)))
+                # PROXY protocol plus XFF trust lets any client pick its IP: an error by the catalogue's rule
+                severity = Severity.ERROR if group == "proxy+xff" else Severity.WARNING
+                issues.append(
+                    (lv.name, Issue("EGD309", (ci.ctp.key, group), ci.ctp.ref, params, evidence, severity))
+                )
         yield from emit(gv, issues)
 
 

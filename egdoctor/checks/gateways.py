@@ -7,9 +7,10 @@ from collections.abc import Iterator, Mapping
 from egdoctor.checks.registry import CheckContext, check
 from egdoctor.findings.codes import make_finding
 from egdoctor.findings.model import Finding, GatewayRef, ObjectRef
+from egdoctor.model.selectors import selector_matches
 from egdoctor.model.topology import EG_CONTROLLER, ListenerView
 from egdoctor.snapshot.kinds import ROUTE_KINDS
-from egdoctor.snapshot.objects import as_list, as_map, conditions, thaw
+from egdoctor.snapshot.objects import as_map, conditions, thaw
 
 # Listener condition reasons -> what to do about them (gateway-api apis/v1/gateway_types.go,
 # envoyproxy/gateway internal/gatewayapi/listener.go).
@@ -174,25 +175,6 @@ def gateway_count(ctx: CheckContext) -> Iterator[Finding]:
             )
 
 
-def _selector_matches(selector: Mapping[str, object], labels: Mapping[str, str]) -> bool:
-    for k, v in as_map(selector.get("matchLabels")).items():
-        if labels.get(k) != v:
-            return False
-    for expr in as_list(selector.get("matchExpressions")):
-        if not isinstance(expr, Mapping):
-            continue
-        key, op, values = expr.get("key"), expr.get("operator"), [str(v) for v in as_list(expr.get("values"))]
-        present = key in labels
-        if (
-            (op == "In" and (not present or labels[str(key)] not in values))
-            or (op == "NotIn" and present and labels[str(key)] in values)
-            or (op == "Exists" and not present)
-            or (op == "DoesNotExist" and present)
-        ):
-            return False
-    return True
-
-
 def _allowed_from(lv: ListenerView) -> tuple[str, Mapping[str, object]]:
     allowed = as_map(as_map(lv.spec.get("allowedRoutes")).get("namespaces"))
     return str(allowed.get("from", "Same")), as_map(allowed.get("selector"))
@@ -229,7 +211,7 @@ def allowed_routes(ctx: CheckContext) -> Iterator[Finding]:
             source, selector = _allowed_from(lv)
             if source != "Selector" or not selector or not namespaces:
                 continue
-            if any(_selector_matches(selector, labels) for labels in namespaces.values()):
+            if any(selector_matches(selector, labels) for labels in namespaces.values()):
                 continue
             wanted = ", ".join(f"{k}={v}" for k, v in as_map(selector.get("matchLabels")).items())
             yield make_finding(

@@ -220,7 +220,7 @@ def _listeners_of(ctx: CheckContext, policy: Obj) -> list[tuple[GatewayView, Lis
 def _exposure(ci: ClientIP) -> tuple[str, str] | None:
     """What Envoy takes as the client address when the mode is not a consistent direct/XFF set-up, and a
     short tag for how a client-IP keyed setting then misbehaves; None when real clients are visible."""
-    if ci.client_ip_visible:
+    if ci.client_ip_visible or not ci.ctp_known:
         return None
     pp = ci.proxy_protocol != "off"
     if pp and (ci.xff or ci.custom_header):

@@ -28,11 +28,11 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from egdoctor.checks.gateways import _selector_matches
 from egdoctor.checks.registry import CheckContext, check
 from egdoctor.findings.codes import make_finding
 from egdoctor.findings.model import Finding, GatewayRef
 from egdoctor.model import hostnames
+from egdoctor.model.selectors import selector_matches
 from egdoctor.model.topology import EG_CONTROLLER, GatewayView, ListenerView, ParentAttachment
 from egdoctor.snapshot.kinds import GW, ROUTE_KINDS
 from egdoctor.snapshot.model import Snapshot
@@ -332,7 +332,7 @@ def namespace_label(ctx: CheckContext) -> Iterator[Finding]:
             selector = as_map(allowed.get("selector"))
             if allowed.get("from") != "Selector" or not selector or not _serves_kind(lv, route.kind):
                 continue
-            if _selector_matches(selector, labels):
+            if selector_matches(selector, labels):
                 continue
             lacking = _missing_labels(selector, labels)
             if not lacking:

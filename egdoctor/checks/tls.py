@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from egdoctor.checks.gateways import _selector_matches
 from egdoctor.checks.registry import CheckContext, check
 from egdoctor.findings.codes import make_finding
 from egdoctor.findings.model import Finding, GatewayRef, ObjectRef, Severity
 from egdoctor.model import hostnames
+from egdoctor.model.selectors import selector_matches
 from egdoctor.model.topology import GatewayView, ListenerView, Topology
 from egdoctor.snapshot.kinds import CM, GW
 from egdoctor.snapshot.model import Snapshot
@@ -673,7 +673,7 @@ def _listener_admits(
     if source == "Selector":
         if namespace not in namespaces:
             return None  # the namespace's labels are unknown: do not guess
-        return _selector_matches(as_map(allowed.get("selector")), namespaces[namespace])
+        return selector_matches(as_map(allowed.get("selector")), namespaces[namespace])
     return None
 
 

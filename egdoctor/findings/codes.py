@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from egdoctor.findings.model import Finding, GatewayRef, ObjectRef, Severity
+from egdoctor.snapshot.objects import thaw
 
 E, W, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 
@@ -424,5 +425,5 @@ def make_finding(
         hint=render(spec.hint, params),
         subject=subject,
         gateway=gateway,
-        evidence=dict(evidence or {}),
+        evidence=thaw(dict(evidence or {})),
     )

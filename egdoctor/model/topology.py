@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from egdoctor.model import hostnames
+from egdoctor.model.selectors import selector_is_empty, selector_matches
 from egdoctor.snapshot.kinds import GW, OWNING_GATEWAY_NAME, OWNING_GATEWAY_NAMESPACE, ROUTE_KINDS
 from egdoctor.snapshot.model import Snapshot
 from egdoctor.snapshot.objects import Obj, as_list, as_map, conditions
@@ -50,6 +51,8 @@ class ClientIP:
     custom_header: str | None
     lb_proxy: str  # "v2" | "v1" | "none" | "unknown" (Envoy Service unreadable or missing)
     lb_raw: str | None  # the annotation value as written
+    # False when ClientTrafficPolicies could not be read: then no mode can be stated, only "unknown"
+    ctp_known: bool = True
 
     @property
     def xff(self) -> bool:
@@ -61,6 +64,8 @@ class ClientIP:
 
     @property
     def mode(self) -> str:
+        if not self.ctp_known:
+            return "unknown"
         pp = self.proxy_protocol != "off"
         lb = self.lb_sends_proxy
         if pp and (self.xff or self.custom_header):
@@ -77,6 +82,8 @@ class ClientIP:
         return self.mode in ("direct", "xff")
 
     def describe(self) -> str:
+        if not self.ctp_known:
+            return "ClientTrafficPolicies not readable: client-IP mode unknown"
         parts = []
         if self.proxy_protocol != "off":
             parts.append(f"CTP proxyProtocol {self.proxy_protocol}")
@@ -224,9 +231,10 @@ def ctp_gateway_targets(ctp: Obj, gateways: Mapping[GatewayKey, Obj]) -> list[tu
     for sel in as_list(ctp.spec.get("targetSelectors")):
         if not isinstance(sel, Mapping) or sel.get("kind", "Gateway") != "Gateway":
             continue
-        labels = as_map(sel.get("matchLabels"))
+        if selector_is_empty(sel):
+            continue  # an empty policy selector selects nothing
         for key, gw in gateways.items():
-            if key[0] == ctp.namespace and labels and all(gw.labels.get(k) == v for k, v in labels.items()):
+            if key[0] == ctp.namespace and selector_matches(sel, gw.labels):
                 out.append((key, None))
     return out
 
@@ -297,6 +305,9 @@ def build_topology(snapshot: Snapshot) -> Topology:
     for ctp in snapshot.of("ClientTrafficPolicy"):
         for key, section in ctp_gateway_targets(ctp, gateway_objs):
             ctp_targets.append((ctp, key, section))
+    ctp_readable = "ClientTrafficPolicy" in snapshot.fetched and not any(
+        p.reason in ("forbidden", "error", "absent") for p in snapshot.problems_for("ClientTrafficPolicy")
+    )
     envoy_readable = "EnvoyService" in snapshot.fetched and not any(
         p.reason in ("forbidden", "error") for p in snapshot.problems_for("EnvoyService")
     )
@@ -339,7 +350,9 @@ def build_topology(snapshot: Snapshot) -> Topology:
             name = str(spec.get("name", ""))
             effective = effective_ctp(ctp_targets, key, name)
             proxy, deprecated, hops, cidrs, header = _ctp_settings(effective)
-            client_ip = ClientIP(effective, proxy, deprecated, hops, cidrs, header, lb_mode, lb_raw)
+            client_ip = ClientIP(
+                effective, proxy, deprecated, hops, cidrs, header, lb_mode, lb_raw, ctp_known=ctp_readable
+            )
             port = spec.get("port")
             listeners.append(
                 ListenerView(

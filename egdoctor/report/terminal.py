@@ -164,7 +164,12 @@ def _gateway_header(gv: GatewayView) -> list[str]:
     for ref, cip in sorted(ctps.items()):
         lines.append(f"  CTP {escape(ref.namespace or '')}/{escape(ref.name)}   {escape(cip.describe())}")
     if not ctps:
-        lines.append("  no ClientTrafficPolicy configures this Gateway")
+        if gv.listeners and not gv.listeners[0].client_ip.ctp_known:
+            lines.append(
+                "  ClientTrafficPolicies not readable: the client-IP mode is unknown (see EGD002/EGD005)"
+            )
+        else:
+            lines.append("  no ClientTrafficPolicy configures this Gateway")
     return lines
 
 

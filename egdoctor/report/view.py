@@ -13,7 +13,7 @@ from egdoctor.model.topology import GatewayView, ListenerView
 from egdoctor.probes.model import ProbeReport
 from egdoctor.report.probe_view import gateway_probe_json, probe_json
 from egdoctor.report.tls_view import tls_json
-from egdoctor.snapshot.objects import conditions
+from egdoctor.snapshot.objects import as_list, conditions
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,9 @@ def gateway_json(gv: GatewayView) -> dict[str, Any]:
         "loadBalancer": {
             "service": f"{svc.namespace}/{svc.name}" if svc else None,
             "proxyProtocol": gv.listeners[0].client_ip.lb_proxy if gv.listeners else "unknown",
-            "sourceRanges": list(svc.spec.get("loadBalancerSourceRanges") or []) if svc else [],
+            "sourceRanges": [str(r) for r in as_list(svc.spec.get("loadBalancerSourceRanges"))]
+            if svc
+            else [],
         },
         "listeners": [
             {

@@ -91,7 +91,22 @@ def connect(kubeconfig: str | None, context: str | None, request_timeout: float)
     # A diagnosis tool should fail fast: urllib3's default retries multiply every timeout.
     cfg.retries = 0
     api = client.ApiClient(configuration=cfg)
-    return Connection(api=api, server=cfg.host, context=label, namespace=namespace)
+    return Connection(api=api, server=_redact_url(cfg.host), context=label, namespace=namespace)
+
+
+def _redact_url(url: str) -> str:
+    """A server URL may carry credentials (https://user:password@host): never print them."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable server URL>"
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def _one_line(exc: BaseException) -> str:
@@ -203,6 +218,11 @@ class ClusterReader:
                 return AccessProblem(spec.name, "error", "list", spec.plural, where, exc.reason)
             if resp.status >= 400:
                 return self._problem(spec, namespace, resp)
+            if not isinstance(resp.body, Mapping) or not isinstance(resp.body.get("items", []), list):
+                where = namespace if spec.namespaced else None
+                return AccessProblem(
+                    spec.name, "error", "list", spec.plural, where, "the server answered with no object list"
+                )
             body = as_map(resp.body)
             kind = spec.kind
             api_version = f"{spec.group}/{self.served[spec.name]}" if spec.group else self.served[spec.name]
@@ -215,6 +235,11 @@ class ClusterReader:
             token = dig(body, "metadata", "continue")
             if not token:
                 break
+            if token == query.get("continue"):
+                where = namespace if spec.namespaced else None
+                return AccessProblem(
+                    spec.name, "error", "list", spec.plural, where, "the server repeated a continue token"
+                )
             query["continue"] = str(token)
         return items
 
@@ -277,7 +302,13 @@ class ClusterReader:
             return [o for (n, _), objs in data.items() if n == name for o in objs]
 
         if asked is None:
-            return {(name, None) for name in inputs}
+            wanted_all = {(name, None) for name in inputs if KINDS[name].scope is not Scope.LISTENER_SECRETS}
+            return wanted_all | {
+                (name, ns)
+                for name in inputs
+                if KINDS[name].scope is Scope.LISTENER_SECRETS
+                for ns in _certificate_namespaces(items("Gateway"))
+            }
         routes = [r for kind in ROUTE_KINDS for r in items(kind)]
         gateways = items("Gateway")
         gateway_ns = set(asked)
@@ -316,7 +347,9 @@ class ClusterReader:
             elif spec.scope is Scope.BACKENDS:
                 wanted |= _fan(name, backend_ns | gateway_ns)
             elif spec.scope is Scope.LISTENER_SECRETS:
-                wanted |= _fan(name, secret_ns)
+                # Secrets are listed only where a listener points, never cluster-wide: every list
+                # carries the private keys over the wire even though they are dropped on arrival.
+                wanted |= {(name, ns) for ns in secret_ns}
             elif spec.scope is Scope.ENVOY_SERVICE:
                 wanted.add((name, None))
                 if self._envoy_per_namespace:
@@ -324,6 +357,17 @@ class ClusterReader:
                     # (its own namespace, or the Gateway's namespace in GatewayNamespace deploy mode).
                     wanted |= {(name, ns) for ns in gateway_ns | {ENVOY_GATEWAY_SYSTEM}}
         return wanted
+
+
+def _certificate_namespaces(gateways: Iterable[Mapping[str, Any]]) -> set[str]:
+    out: set[str] = set()
+    for gw in gateways:
+        gns = str(dig(gw, "metadata", "namespace", default=""))
+        for listener in as_list(dig(gw, "spec", "listeners")):
+            for ref in as_list(dig(listener, "tls", "certificateRefs")):
+                if isinstance(ref, Mapping):
+                    out.add(str(ref.get("namespace") or gns))
+    return {ns for ns in out if ns}
 
 
 def _for_input(

@@ -34,12 +34,22 @@ def expand(paths: Iterable[str]) -> list[Path]:
     return files
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """kubectl never writes YAML aliases; refusing them keeps a small file from expanding into gigabytes."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "YAML aliases are not supported", event.start_mark)
+        return super().compose_node(parent, index)
+
+
 def _documents(path: Path) -> Iterator[Any]:
     text = path.read_text(encoding="utf-8", errors="replace")
     if path.suffix.lower() == ".json":
         yield json.loads(text)
         return
-    yield from yaml.safe_load_all(text)
+    yield from yaml.load_all(text, Loader=_NoAliasLoader)
 
 
 def _flatten(doc: Any) -> Iterator[Any]:
@@ -61,7 +71,7 @@ def load_files(paths: Iterable[str], namespaces: frozenset[str] | None) -> Snaps
     for path in files:
         try:
             docs = list(_documents(path))
-        except (yaml.YAMLError, json.JSONDecodeError, OSError, UnicodeError) as exc:
+        except (yaml.YAMLError, json.JSONDecodeError, OSError, UnicodeError, RecursionError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             malformed.append(Malformed(ObjectRef("File", None, str(path)), f"cannot parse: {first}"))
             continue

@@ -72,6 +72,14 @@ def problem(kind: str, raw: Any) -> str | None:
     meta = raw.get("metadata")
     if not isinstance(meta, Mapping) or not isinstance(meta.get("name"), str) or not meta.get("name"):
         return "metadata.name is missing"
+    if meta.get("namespace") is not None and not isinstance(meta.get("namespace"), str):
+        return "metadata.namespace should be a string"
+    for field_name in ("labels", "annotations"):
+        values = meta.get(field_name)
+        if values is not None and (
+            not isinstance(values, Mapping) or not all(isinstance(v, str) for v in values.values())
+        ):
+            return f"metadata.{field_name} should map strings to strings"
     for path, expected in _RULES.get(kind, []):
         optional = path.endswith("?")
         err = _check(raw, path.rstrip("?").split("."), expected, optional, "")
