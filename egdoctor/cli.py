@@ -272,6 +272,8 @@ def check(
         findings = merge_findings(findings, probe_report)
     report = Report(diagnosis, findings, threshold, probes=probe_report)
     _render(report, output, color)
+    if diagnosis.could_not_run:
+        sys.stderr.write(f"egdoctor: the diagnosis could not run: {diagnosis.could_not_run}\n")
     raise typer.Exit(report.exit_code)
 
 

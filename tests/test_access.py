@@ -95,3 +95,11 @@ def test_unreadable_client_traffic_policies_make_the_mode_unknown(tmp_path: Path
     result = _run(tmp_path, scenario, "-n", "team-a", "--no-probe")
     assert result.json["gateways"][0]["mode"] == "unknown"
     assert "EGD301" not in result.codes and "EGD305" not in result.codes
+
+
+def test_a_run_that_could_read_nothing_is_exit_3_not_a_pass(tmp_path: Path) -> None:
+    scenario = _variant(tmp_path, denials=[{"verb": "*", "resource": "*"}])
+    result = _run(tmp_path, scenario, "-n", "team-a", "--no-probe")
+    assert result.exit_code == 3, result.stderr
+    assert "could not run" in result.stderr
+    assert "EGD002" in result.codes

@@ -21,6 +21,15 @@ class Diagnosis:
     skipped: Mapping[str, str]  # check id -> why it did not run
     relevant_gateways: tuple[GatewayKey, ...]
 
+    @property
+    def could_not_run(self) -> str | None:
+        """Why the diagnosis says nothing at all: neither Gateways nor HTTPRoutes could be read. A CI
+        gate must not read that as a pass."""
+        blocked = [name for name in ("Gateway", "HTTPRoute") if _blocking(self.snapshot, name)]
+        if len(blocked) == 2:
+            return "neither Gateways nor HTTPRoutes could be read (see the EGD002/EGD003/EGD005 findings)"
+        return None
+
 
 def required_inputs(checks: Iterable[CheckSpec]) -> set[str]:
     return {i for c in checks for i in c.inputs}

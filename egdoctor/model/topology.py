@@ -21,6 +21,14 @@ PROXY_PROTOCOL_ANNOTATION = "loadbalancer.openstack.org/proxy-protocol"
 
 GatewayKey = tuple[str, str]
 
+_PROTOCOL_KINDS: dict[str, tuple[str, ...]] = {
+    "HTTP": ("HTTPRoute", "GRPCRoute"),
+    "HTTPS": ("HTTPRoute", "GRPCRoute"),
+    "TCP": ("TCPRoute",),
+    "TLS": ("TLSRoute", "TCPRoute"),
+    "UDP": ("UDPRoute",),
+}
+
 
 @dataclass(frozen=True)
 class ParentAttachment:
@@ -164,7 +172,15 @@ class Topology:
             out.append(lv)
         if att.section or att.port is not None:
             return tuple(out)
-        return tuple(lv for lv in out if hostnames.any_intersect(lv.hostname, att.route_hostnames))
+        # Without sectionName/port a route binds only to listeners whose protocol serves its kind
+        # (gateway-api apis/v1/gateway_types.go, ProtocolType) and whose hostname meets its own.
+        kinds = _PROTOCOL_KINDS
+        return tuple(
+            lv
+            for lv in out
+            if att.route.kind in kinds.get(lv.protocol, (att.route.kind,))
+            and hostnames.any_intersect(lv.hostname, att.route_hostnames)
+        )
 
 
 def route_parent_key(route: Obj, ref: Mapping[str, Any]) -> GatewayKey | None:

@@ -23,7 +23,7 @@ _MARK = {Severity.ERROR: ("✗", "bold red"), Severity.WARNING: ("!", "yellow"),
 def _finding_lines(f: Finding, indent: str) -> list[str]:
     mark, style = _MARK[f.severity]
     lines = [f"{indent}[{style}]{mark} {f.code}[/]  {escape(f.message)}"]
-    if f.hint:
+    if f.hint and f.hint.strip().lower() not in ("nothing to do", "nothing to fix"):
         lines.append(f"{indent}    [dim]fix:[/] {escape(f.hint)}")
     return lines
 
@@ -89,13 +89,27 @@ def build_lines(report: Report) -> list[str]:
                     and (f.subject is None or f.subject.kind not in ROUTE_KINDS)
                 )
             )
-            mark = "[green]✓[/]" if not any(f.severity is not Severity.INFO for f in lf) else "[red]✗[/]"
-            lines.append(
-                f"  {mark} Listener [bold]{escape(lv.name)}[/]  {lv.protocol} :{lv.port}{escape(host)}"
-                f"  [dim]client IP: {lv.client_ip.mode}[/]"
+            # a Gateway-wide problem (a client-IP mode that lets clients forge their IP) is every listener's
+            gateway_wide = [
+                f
+                for f in report.findings
+                if f.gateway is not None
+                and f.gateway.key == key
+                and f.gateway.listener is None
+                and (f.subject is None or f.subject.kind not in ROUTE_KINDS)
+            ]
+            bad = any(f.severity is not Severity.INFO for f in lf) or any(
+                f.severity is Severity.ERROR for f in gateway_wide
             )
+            mark = "[red]✗[/]" if bad else "[green]✓[/]"
+            lines.append(
+                f"  {mark} Listener [bold]{escape(lv.name)}[/]  {escape(lv.protocol)} :{lv.port}"
+                f"{escape(host)}  [dim]client IP: {lv.client_ip.mode}[/]"
+            )
+            tls_findings = any(f.code.startswith("EGD40") and f.severity is not Severity.INFO for f in lf)
             for row in listener_rows(report, gv, lv):
-                tick = "[green]✓[/]" if row.ok() else "[red]✗[/]"
+                # the row never contradicts the TLS findings printed right under it
+                tick = "[green]✓[/]" if row.ok() and not tls_findings else "[red]✗[/]"
                 lines.append(f"      {tick} TLS {escape(row.describe())}")
             for f in lf:
                 lines.extend(_finding_lines(f, "      "))
@@ -181,5 +195,7 @@ def _route_state(status: object) -> str:
     for ctype in ("Accepted", "ResolvedRefs"):
         c = conds.get(ctype)
         if c is not None:
-            parts.append(ctype if c.get("status") == "True" else f"{ctype}=False ({c.get('reason')})")
+            parts.append(
+                ctype if c.get("status") == "True" else f"{ctype}=False ({escape(str(c.get('reason')))})"
+            )
     return "  ".join(parts)

@@ -33,6 +33,8 @@ class Report:
 
     @property
     def exit_code(self) -> int:
+        if self.diagnosis.could_not_run:
+            return 3
         if self.fail_on is None:
             return 0
         threshold = self.fail_on.rank
