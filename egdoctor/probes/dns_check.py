@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import dns.exception
 import dns.resolver
@@ -101,6 +102,12 @@ def check_names(
         # only a consistent XFF setup has an edge proxy that DNS should lead to
         xff_mode = lv.client_ip.mode == "xff"
         evidence = {"hostname": name, "resolved": list(res.addresses), "gatewayAddresses": sorted(lb)}
+
+        def row(
+            received: str, proves: str, verdict: str, lv: ListenerView = lv, sent: str = sent, res: Any = res
+        ) -> None:
+            rows.append(_row(gt, lv, sent, "dns", received, proves, verdict, res.elapsed_s))
+
         if res.error is not None and not res.addresses:
             if res.definitive:
                 findings.append(
@@ -108,32 +115,10 @@ def check_names(
                         "EGD501", subject, gref, evidence, hostname=name, reason=res.error, addresses=lb_text
                     )
                 )
-                rows.append(
-                    _row(
-                        gt,
-                        lv,
-                        sent,
-                        "dns",
-                        res.error,
-                        f"{name} does not resolve: clients cannot reach it",
-                        "bad",
-                        res.elapsed_s,
-                    )
-                )
+                row(res.error, f"{name} does not resolve: clients cannot reach it", "bad")
             else:
                 notes.append(f"DNS for {name} not checked: {res.error}")
-                rows.append(
-                    _row(
-                        gt,
-                        lv,
-                        sent,
-                        "dns",
-                        res.error,
-                        "inconclusive: the resolver did not answer",
-                        "info",
-                        res.elapsed_s,
-                    )
-                )
+                row(res.error, "inconclusive: the resolver did not answer", "info")
             continue
         got = ", ".join(res.addresses)
         at_lb = [a for a in res.addresses if a in lb]
@@ -143,64 +128,19 @@ def check_names(
                 findings.append(
                     make_finding("EGD503", subject, gref, evidence, hostname=name, addresses=", ".join(at_lb))
                 )
-                rows.append(
-                    _row(
-                        gt,
-                        lv,
-                        sent,
-                        "dns",
-                        got,
-                        "resolves straight to the load balancer: clients bypass the edge proxy",
-                        "bad",
-                        res.elapsed_s,
-                    )
-                )
+                row(got, "resolves straight to the load balancer: clients bypass the edge proxy", "bad")
             else:
-                rows.append(
-                    _row(
-                        gt,
-                        lv,
-                        sent,
-                        "dns",
-                        got,
-                        "resolves to an edge proxy (not the load balancer), as XFF mode needs",
-                        "ok",
-                        res.elapsed_s,
-                    )
-                )
+                row(got, "resolves to an edge proxy (not the load balancer), as XFF mode needs", "ok")
             edges.extend((name, a, lv) for a in elsewhere)
+        elif elsewhere and lb:
+            findings.append(
+                make_finding(
+                    "EGD502", subject, gref, evidence, hostname=name, resolved=got, addresses=lb_text
+                )
+            )
+            row(got, f"resolves away from the load balancer ({lb_text})", "bad")
         else:
-            if elsewhere and lb:
-                findings.append(
-                    make_finding(
-                        "EGD502", subject, gref, evidence, hostname=name, resolved=got, addresses=lb_text
-                    )
-                )
-                rows.append(
-                    _row(
-                        gt,
-                        lv,
-                        sent,
-                        "dns",
-                        got,
-                        f"resolves away from the load balancer ({lb_text})",
-                        "bad",
-                        res.elapsed_s,
-                    )
-                )
-            else:
-                rows.append(
-                    _row(
-                        gt,
-                        lv,
-                        sent,
-                        "dns",
-                        got,
-                        "resolves to the Gateway's load balancer",
-                        "ok",
-                        res.elapsed_s,
-                    )
-                )
+            row(got, "resolves to the Gateway's load balancer", "ok")
     return DnsOutcome(tuple(rows), tuple(findings), tuple(edges), tuple(notes))
 
 
