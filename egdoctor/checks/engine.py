@@ -171,6 +171,8 @@ def _in_scope(f: Finding, snapshot: Snapshot, relevant: Mapping[GatewayKey, set[
         return True
     if f.subject.namespace in snapshot.namespaces:
         return True
+    if f.concerns:
+        return bool(set(f.concerns) & snapshot.namespaces)
     if f.subject.kind in ROUTE_KINDS:
         # another team's route stays out of a namespace-scoped report, even when it shares the Gateway
         return f.gateway is not None and f.gateway.namespace in snapshot.namespaces

@@ -8,7 +8,9 @@ client-IP mode each listener runs in comes from `egdoctor.model.topology.ClientI
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from egdoctor.checks.clientip import MODE_NAMES, gateway_namespaces, obj_text, target_text
@@ -113,7 +115,10 @@ def _policy_status(ctx: CheckContext, kind: str, target_kinds: tuple[str, ...]) 
             first = failing[0]
             reason = str(first.get("reason", ""))
             fix, severity = _condition_fix(policy, reason)
-            yield make_finding(
+            # EG names the routes a Gateway-wide policy is overridden for ("... for these routes:
+            # [team-a/web]"): only their namespaces need to hear about it
+            routes = re.findall(r"([a-z0-9][-a-z0-9]*)/[a-z0-9][-a-z0-9.]*", str(first.get("message", "")))
+            finding = make_finding(
                 "EGD701",
                 subject=policy.ref,
                 gateway=where if on_gateway else None,
@@ -124,6 +129,9 @@ def _policy_status(ctx: CheckContext, kind: str, target_kinds: tuple[str, ...]) 
                 fix=fix,
                 evidence={"conditions": [dict(c) for c in failing]},
             )
+            if reason == "Overridden" and routes:
+                finding = replace(finding, concerns=tuple(sorted(set(routes))))
+            yield finding
 
 
 def _orphan(ctx: CheckContext, policy: Obj, target_kinds: tuple[str, ...]) -> Iterator[Finding]:

@@ -68,6 +68,9 @@ class Finding:
     gateway: GatewayRef | None = None
     evidence: Mapping[str, Any] = field(default_factory=dict)
     check: str = ""
+    # When set, the finding concerns only these namespaces' owners (a Gateway-wide policy overridden for
+    # one team's routes), even though its subject and Gateway are shared.
+    concerns: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -87,4 +90,5 @@ class Finding:
             "hint": self.hint,
             "evidence": dict(self.evidence),
             "check": self.check,
+            "concerns": list(self.concerns),
         }
