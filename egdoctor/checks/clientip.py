@@ -785,24 +785,16 @@ def lb_annotations(ctx: CheckContext) -> Iterator[Finding]:
         if svc is None:
             continue
         codes = annotation_codes(gv)
-        if "EGD310" in codes:
-            yield make_finding(
-                "EGD310",
-                subject=svc.ref,
-                gateway=GatewayRef(*gv.key),
-                service=obj_text(svc),
-                annotation=PROXY_PROTOCOL_ANNOTATION,
-                value=svc.annotations.get(PROXY_PROTOCOL_ANNOTATION),
-            )
-        if "EGD311" in codes:
-            yield make_finding(
-                "EGD311",
-                subject=svc.ref,
-                gateway=GatewayRef(*gv.key),
-                service=obj_text(svc),
-                annotation=XFF_ANNOTATION,
-                value=svc.annotations.get(XFF_ANNOTATION),
-            )
+        for code, annotation in (("EGD310", PROXY_PROTOCOL_ANNOTATION), ("EGD311", XFF_ANNOTATION)):
+            if code in codes:
+                yield make_finding(
+                    code,
+                    subject=svc.ref,
+                    gateway=GatewayRef(*gv.key),
+                    service=obj_text(svc),
+                    annotation=annotation,
+                    value=svc.annotations.get(annotation),
+                )
 
 
 @check("envoy-service", inputs=["Gateway", "EnvoyService"], codes=["EGD312"])

@@ -1189,15 +1189,12 @@ def _tls_rows(
     any_ok = any(
         s.result is not None and s.result.tls is not None and s.result.tls.peer_cert_der for s in run.tls
     )
-    for s in run.tls:
-        if s.result is None or s.tls_host is None:
-            continue
-        r = s.result
-        th = s.tls_host
-        tls = r.tls
-        served = tls.peer_cert_der if tls is not None else None
-        verify_error = tls.verify_error if tls is not None else None
-        verdict = judge(
+
+    def served_verdict(r: ExchangeResult, th: Any) -> Any:
+        """What the served certificate proves, judged once per exchange against the Secret's."""
+        served = r.tls.peer_cert_der if r.tls is not None else None
+        verify_error = r.tls.verify_error if r.tls is not None else None
+        return judge(
             served,
             verify_error,
             verify_code_from(verify_error),
@@ -1205,6 +1202,12 @@ def _tls_rows(
             secret_certs(diagnosis.snapshot, th.listener),
             trust,
         )
+
+    for s in run.tls:
+        if s.result is None or s.tls_host is None:
+            continue
+        r, th = s.result, s.tls_host
+        verdict = served_verdict(r, th)
         if s is run.plain:
             continue  # its row is the discriminator's; add the certificate verdict as its own line below
         if not verdict.served:
@@ -1244,19 +1247,8 @@ def _tls_rows(
             _add_407(gf, th, where, verdict.problem)
     first = run.tls[0] if run.tls and run.tls[0] is run.plain else None
     if first is not None and first.result is not None and first.tls_host is not None:
-        r = first.result
-        th = first.tls_host
-        tls = r.tls
-        served = tls.peer_cert_der if tls is not None else None
-        verify_error = tls.verify_error if tls is not None else None
-        verdict = judge(
-            served,
-            verify_error,
-            verify_code_from(verify_error),
-            th.hostname,
-            secret_certs(diagnosis.snapshot, th.listener),
-            trust,
-        )
+        r, th = first.result, first.tls_host
+        verdict = served_verdict(r, th)
         if not verdict.served:
             if state.state != "refused-by-ranges":
                 j.notes.append(f"served certificates on {where} not checked: no TLS handshake completes")
