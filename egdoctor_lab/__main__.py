@@ -24,6 +24,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from egdoctor_lab.eg.build import BuildError, envoy_binary, translator_binary
+from egdoctor_lab.eg.releases import NEWEST, UnknownRelease, release
+from egdoctor_lab.eg.translate import TranslateError
 from egdoctor_lab.scenario import ScenarioError, builtin_scenarios, load_scenario
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -180,8 +183,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     state_dir = _state_dir(args.state_dir)
     try:
         scenario = load_scenario(args.scenario)
-        lab = LabCluster.from_scenario(scenario, state_dir, port=args.port)
-    except ScenarioError as exc:
+        lab = LabCluster.from_scenario(scenario, state_dir, port=args.port, eg=args.eg)
+    except (ScenarioError, UnknownRelease) as exc:
         return _fail(str(exc), 2)
 
     stop = threading.Event()
@@ -213,13 +216,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 print(f"lab: DNS {state['dns']}", flush=True)
             for line in lab.api.skipped:
                 print(f"lab: not served: {line}", flush=True)
-            for line in lab.notes:
+            for line in state.get("notes") or []:
                 print(f"lab: note: {line}", flush=True)
             while not stop.wait(0.5):
                 pass
     except ScenarioError as exc:
         return _fail(str(exc), 2)
-    except LabError as exc:
+    except (LabError, BuildError, TranslateError) as exc:
         return _fail(str(exc), 1)
     finally:
         _clean_state_files(state_dir, pid)
@@ -237,8 +240,16 @@ def cmd_up(args: argparse.Namespace) -> int:
         # Surfaces object-level and spec.datapath problems before anything is spawned.
         LabApiServer.from_scenario(scenario)
         datapath_settings(scenario.settings)
-    except ScenarioError as exc:
+        rel = release(args.eg) if args.eg else None
+    except (ScenarioError, UnknownRelease) as exc:
         return _fail(str(exc), 2)
+    if rel is not None:
+        # Built here, in the foreground with its progress on stderr, so the server starts at once.
+        try:
+            translator_binary(rel)
+            envoy_binary(rel)
+        except BuildError as exc:
+            return _fail(str(exc), 1)
 
     previous = _running_pid(state_dir)
     if previous is not None:
@@ -260,6 +271,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     ]
     if args.port:
         command += ["--port", str(args.port)]
+    if rel is not None:
+        command += ["--eg", rel.version]
     with open(state_dir / SERVER_LOG, "wb") as log:
         # A new session keeps the server alive when the terminal that ran `up` goes away.
         proc = subprocess.Popen(
@@ -291,10 +304,14 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     assert state is not None
     if args.json:
-        keys = ("kubeconfig", "url", "state_dir", "pid", "scenario", "dns", "gateways", "caFile")
+        keys = ("kubeconfig", "url", "state_dir", "pid", "scenario", "dns", "gateways", "caFile", "eg")
         print(json.dumps({k: state.get(k) for k in keys}))
     else:
         print(f"lab up: scenario {scenario.name!r} at {state['url']} (pid {proc.pid})")
+        if rel is not None:
+            print(
+                f"Envoy Gateway {rel.version} (its translator writes the statuses and Envoy's configuration)"
+            )
         print(f"kubeconfig: {state['kubeconfig']}")
         print(f"  export KUBECONFIG={state['kubeconfig']}")
         for key, gw in (state.get("gateways") or {}).items():
@@ -375,6 +392,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     state_help = f"state directory (default {default_state_dir()})"
+    eg_help = (
+        f"run a pinned Envoy Gateway release (or 'newest', now {NEWEST}): its translator writes the "
+        "statuses and Envoy runs its configuration (built with Go on first use)"
+    )
 
     up = sub.add_parser("up", help="start a scenario in the background and print how to reach it")
     up.add_argument("scenario", help="scenario file, or the name of a built-in scenario")
@@ -384,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print kubeconfig, url, state_dir, pid, scenario, dns, gateways and caFile as JSON",
     )
     up.add_argument("--state-dir", help=state_help)
+    up.add_argument("--eg", metavar="VERSION", help=eg_help)
     up.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     up.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the server to answer")
     up.set_defaults(func=cmd_up)
@@ -401,6 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run a scenario in the foreground until interrupted")
     serve.add_argument("scenario", help="scenario file, or the name of a built-in scenario")
     serve.add_argument("--state-dir", help=state_help)
+    serve.add_argument("--eg", metavar="VERSION", help=eg_help)
     serve.add_argument("--port", type=int, default=0)
     serve.set_defaults(func=cmd_serve)
 

@@ -51,6 +51,9 @@ from egdoctor_lab.datapath import DataPathLab, GatewayAddresses, LabError
 from egdoctor_lab.datapath.envoy import build_bootstrap, find_envoy
 from egdoctor_lab.datapath.lab import _listening_tcp
 from egdoctor_lab.datapath.plan import DataPathPlan, RoutePlan
+from egdoctor_lab.eg.controller import EgController
+from egdoctor_lab.eg.releases import release
+from egdoctor_lab.eg.statuses import kept_objects
 from egdoctor_lab.scenario import Scenario, load_scenario
 from egdoctor_lab.translate import (
     OWNING_NAME,
@@ -136,8 +139,11 @@ class LabCluster:
         port: int = 0,
         address_octet: int | None = None,
         token: str | None = None,
+        eg: str | None = None,
     ) -> None:
         self.scenario = scenario
+        # With a pinned Envoy Gateway release, its translator writes the statuses and configures Envoy.
+        self.eg = EgController(release(eg), kept_objects(scenario.settings)) if eg else None
         self.settings: DatapathSettings | None = datapath_settings(scenario.settings)
         objects = copy.deepcopy(scenario.objects)
         # Issued again by a factory kept here: the one scenario loading used is gone with its CA.
@@ -180,6 +186,8 @@ class LabCluster:
             return self
         try:
             self.api.start()
+            if self.eg is not None:
+                self._eg_reconcile()
             if self.settings is not None:
                 self._start_datapath(self.settings)
         except BaseException:
@@ -223,7 +231,17 @@ class LabCluster:
         if translation.listener_issuers:
             self.lab_ca_pem = b"".join(self._factory.ca_pem(i) for i in translation.listener_issuers)
             (state_dir / LISTENER_CA_FILE).write_bytes(self.lab_ca_pem)
-        self.datapath = DataPathLab(translation.plan, state_dir / DATAPATH_DIR)
+        if self.eg is not None:
+            self.eg.served_certificates = self._served_certificates(settings, translation.plan)
+            self.datapath = DataPathLab(
+                translation.plan,
+                state_dir / DATAPATH_DIR,
+                envoy_configs=self.eg.envoy_configs,
+                envoy_binary=self.eg.envoy,
+                envoy_default_flush=True,
+            )
+        else:
+            self.datapath = DataPathLab(translation.plan, state_dir / DATAPATH_DIR)
         self.datapath.start()
         self._publish_addresses()
         self._create_pods()
@@ -289,6 +307,7 @@ class LabCluster:
             "caFile": str(self.lab_ca_path) if self.lab_ca_path is not None else None,
             "dns": None,
             "gateways": {},
+            "eg": self.eg.info() if self.eg is not None else {"version": None, "source": "scenario"},
         }
         if self.datapath is None or self.translation is None:
             return out
@@ -312,8 +331,9 @@ class LabCluster:
                 "proxyProtocol": gw.proxy_protocol,
                 "xffTrustedHops": gw.xff_trusted_hops,
             }
-        if self.notes:
-            out["notes"] = list(self.notes)
+        notes = list(self.notes) + (list(self.eg.notes) if self.eg is not None else [])
+        if notes:
+            out["notes"] = notes
         return out
 
     # -- writing what the controllers would ----------------------------------------------------------------
@@ -405,6 +425,9 @@ class LabCluster:
     def _on_event(self, event: StoreEvent) -> None:
         if event.subresource is not None:
             return  # status written by a client is no spec change a controller reacts to
+        if self.eg is not None:
+            self._eg_reconcile()
+            return
         with self._controller_lock:
             if event.resource.kind == "HTTPRoute":
                 route = (str(event.namespace or ""), event.name)
@@ -507,6 +530,67 @@ class LabCluster:
                     file=sys.stderr,
                 )
                 self.datapath.reconfigure(previous)
+
+    # -- Envoy Gateway mode ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _served_certificates(
+        settings: DatapathSettings, plan: DataPathPlan
+    ) -> dict[str, dict[str, tuple[Path, Path]]]:
+        out: dict[str, dict[str, tuple[Path, Path]]] = {}
+        for gw in plan.gateways:
+            overrides = settings.gateways.get(gw.key)
+            for served in overrides.served_certificates if overrides is not None else ():
+                for lst in gw.listeners:
+                    if lst.name == served.listener and lst.tls_cert_pem and lst.tls_key_pem:
+                        out.setdefault(gw.key, {})[lst.name] = (lst.tls_cert_pem, lst.tls_key_pem)
+        return out
+
+    def _eg_reconcile(self) -> None:
+        """Run every object through EG's translator, write the statuses, reconfigure the Envoys."""
+        assert self.eg is not None
+        with self._controller_lock:
+            store = self.api.store
+            for obj in self.eg.translate(store.objects()):
+                rt = store.type_for_object(obj)
+                if rt is None:
+                    continue
+                meta = obj.get("metadata") or {}
+                key = store.key_for(rt, meta.get("namespace"), str(meta.get("name") or ""))
+                with store.lock:
+                    current = store.lookup(key)
+                    if current is None:
+                        continue
+                    new = copy.deepcopy(current)
+                    new["status"] = obj["status"]
+                    new.setdefault("metadata", {})["resourceVersion"] = store.next_resource_version()
+                    store.put(key, new)
+            candidate = self.eg.candidate_xds()
+            if self.datapath is None:
+                self.eg.xds = candidate
+                return
+            if candidate == self.eg.xds:
+                return
+            plan = self.datapath.plan
+            configs = self.eg.configs_for(candidate, plan, self.datapath.gateways, self.datapath.echo_address)
+            problem = self.eg.refuses(configs, self.state_dir / DATAPATH_DIR)
+            if problem:
+                self.notes.append(
+                    f"Envoy refused EG's configuration, the previous one stays in force: {problem}"
+                )
+                print(f"lab: {self.notes[-1]}", file=sys.stderr)
+                return
+            previous = self.eg.xds
+            self.eg.xds = candidate
+            try:
+                self.datapath.reconfigure(plan)
+            except LabError as exc:
+                print(
+                    f"lab: Envoy did not take EG's configuration, restoring the previous one: {exc}",
+                    file=sys.stderr,
+                )
+                self.eg.xds = previous
+                self.datapath.reconfigure(plan)
 
     def _envoy_refuses(self, plan: DataPathPlan) -> str | None:
         """Why Envoy would reject the plan's configuration (``envoy --mode validate``), or None."""

@@ -13,9 +13,9 @@ from typing import Any
 
 from .dns import DnsServer, DnsTable
 from .echo import EchoServer
-from .envoy import build_bootstrap, envoy_argv, find_envoy
+from .envoy import build_bootstrap, envoy_argv, find_envoy, listener_binds
 from .haproxy import build_config, find_haproxy, haproxy_argv
-from .plan import DataPathPlan, GatewayAddresses, addresses_for, container_port, parse_alias
+from .plan import DataPathPlan, GatewayAddresses, addresses_for, parse_alias
 from .procs import ManagedProcess
 
 READY_TIMEOUT = 15.0
@@ -62,24 +62,52 @@ def _default_zone(name: str) -> str:
     return ".".join(labels[1:]) if len(labels) >= 3 else ".".join(labels)
 
 
+# name of an Envoy process -> its bootstrap, from the plan, the addresses and the echo backend's address
+EnvoyConfigs = Callable[
+    [DataPathPlan, dict[str, GatewayAddresses], tuple[str, int]], dict[str, dict[str, Any]]
+]
+
+
+def lab_envoy_configs(
+    plan: DataPathPlan, addresses: dict[str, GatewayAddresses], echo: tuple[str, int]
+) -> dict[str, dict[str, Any]]:
+    """The lab's own translation: one Envoy for every Gateway of the plan (``envoy.py``)."""
+    return {"envoy": build_bootstrap(plan, addresses, echo)}
+
+
 class DataPathLab:
     """Runs the plan on loopback. Use as a context manager, or call :meth:`start` and :meth:`stop`.
 
     All files (generated configs, process logs, access logs, ``pids.json``) go to ``state_dir``.
+    ``envoy_configs`` decides which Envoys run with which bootstrap (default: the lab's own
+    translation, one Envoy); ``envoy_binary`` overrides the Envoy found on the machine, and
+    ``envoy_default_flush`` leaves Envoy's access-log flush interval at its default (10 s) as Envoy
+    Gateway does, instead of the lab's 20 ms.
     """
 
-    def __init__(self, plan: DataPathPlan, state_dir: Path | str) -> None:
+    def __init__(
+        self,
+        plan: DataPathPlan,
+        state_dir: Path | str,
+        *,
+        envoy_configs: EnvoyConfigs = lab_envoy_configs,
+        envoy_binary: str | None = None,
+        envoy_default_flush: bool = False,
+    ) -> None:
         self.plan = plan
+        self._envoy_configs_of = envoy_configs
+        self._envoy_binary = envoy_binary
+        self._envoy_default_flush = envoy_default_flush
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._pid_file = self.state_dir / "pids.json"
         self._addresses = self._compute_addresses(plan)
         self._echo: EchoServer | None = None
         self._dns: DnsServer | None = None
-        self._envoy: ManagedProcess | None = None
+        self._envoys: dict[str, ManagedProcess] = {}
         self._haproxy: ManagedProcess | None = None
-        self._admin: tuple[str, int] | None = None
-        self._envoy_config: str | None = None
+        self._admins: dict[str, tuple[str, int]] = {}
+        self._envoy_texts: dict[str, str] = {}
         self._haproxy_config: str | None = None
         self._started = False
 
@@ -97,6 +125,8 @@ class DataPathLab:
         if self._started:
             return
         missing = missing_binaries()
+        if self._envoy_binary is not None:
+            missing = [m for m in missing if not m.startswith("envoy")]
         if missing:
             raise LabError("missing programs: " + "; ".join(missing))
         self._check_privileged_ports(self.plan)
@@ -107,7 +137,8 @@ class DataPathLab:
             self._echo.start()
             self._dns = DnsServer(self._dns_table(self.plan), "127.0.0.1", 0)
             self._dns.start()
-            self._start_envoy()
+            for name, text in self._render_envoys().items():
+                self._start_envoy(name, text)
             self._start_haproxy()
         except BaseException:
             self.stop()
@@ -115,18 +146,20 @@ class DataPathLab:
 
     def stop(self) -> None:
         """Stop every child by PID (SIGTERM, bounded wait, SIGKILL) and the in-process servers."""
-        for proc in (self._haproxy, self._envoy):
+        for proc in (self._haproxy, *self._envoys.values()):
             if proc is not None:
                 proc.stop(STOP_GRACE)
-        self._haproxy = self._envoy = None
+        self._haproxy = None
+        self._envoys = {}
         if self._dns is not None:
             self._dns.stop()
             self._dns = None
         if self._echo is not None:
             self._echo.stop()
             self._echo = None
-        self._admin = None
-        self._envoy_config = self._haproxy_config = None
+        self._admins = {}
+        self._envoy_texts = {}
+        self._haproxy_config = None
         if self._started:
             atexit.unregister(self.stop)
         self._started = False
@@ -146,12 +179,19 @@ class DataPathLab:
         self._addresses = self._compute_addresses(plan)
         assert self._dns is not None
         self._dns.table = self._dns_table(plan)
-        if self._render_envoy() != self._envoy_config:
-            if self._envoy is not None:
-                self._envoy.stop(STOP_GRACE)
+        wanted = self._render_envoys()
+        for name in [n for n in self._envoys if n not in wanted]:
+            self._envoys.pop(name).stop(STOP_GRACE)
+            self._envoy_texts.pop(name, None)
+            self._admins.pop(name, None)
+        for name, text in wanted.items():
+            if text == self._envoy_texts.get(name):
+                continue
+            if name in self._envoys:
+                self._envoys.pop(name).stop(STOP_GRACE)
             # Forgotten first, so that a failed start is retried by the next reconfigure.
-            self._envoy_config = None
-            self._start_envoy()
+            self._envoy_texts.pop(name, None)
+            self._start_envoy(name, text)
         if build_config(plan, self._addresses) != self._haproxy_config:
             if self._haproxy is not None:
                 self._haproxy.stop(STOP_GRACE)
@@ -185,14 +225,19 @@ class DataPathLab:
 
     @property
     def admin_address(self) -> tuple[str, int]:
-        if self._admin is None:
+        """The admin address of the first Envoy (the only one unless each Gateway has its own)."""
+        if not self._admins:
             raise LabError("Envoy is not running")
-        return self._admin
+        return next(iter(self._admins.values()))
+
+    def envoy_configs(self) -> dict[str, str]:
+        """Each running Envoy's bootstrap (JSON text), by process name."""
+        return dict(self._envoy_texts)
 
     @property
     def pids(self) -> dict[str, int]:
         out = {}
-        for proc in (self._envoy, self._haproxy):
+        for proc in (*self._envoys.values(), self._haproxy):
             if proc is not None and proc.pid is not None:
                 out[proc.name] = proc.pid
         return out
@@ -306,9 +351,10 @@ class DataPathLab:
         zones = plan.dns_zones or tuple(sorted({_default_zone(n) for n in plan.dns_records}))
         return DnsTable(records, zones)
 
-    def _render_envoy(self) -> str:
+    def _render_envoys(self) -> dict[str, str]:
         assert self._echo is not None
-        return json.dumps(build_bootstrap(self.plan, self._addresses, self._echo.address), indent=1)
+        configs = self._envoy_configs_of(self.plan, self._addresses, self._echo.address)
+        return {name: json.dumps(config, indent=1) for name, config in configs.items()}
 
     def _wait(self, what: str, proc: ManagedProcess, check: Callable[[], bool]) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
@@ -324,26 +370,32 @@ class DataPathLab:
                 )
             time.sleep(0.01)
 
-    def _start_envoy(self) -> None:
-        binary = find_envoy()
+    def _start_envoy(self, name: str, text: str) -> None:
+        binary = self._envoy_binary or find_envoy()
         assert binary is not None
-        text = self._render_envoy()
-        config = self.state_dir / "envoy.json"
+        config = self.state_dir / f"{name}.json"
         config.write_text(text)
-        admin_file = self.state_dir / "envoy-admin-address"
+        admin_file = self.state_dir / f"{name}-admin-address"
         admin_file.unlink(missing_ok=True)
         proc = ManagedProcess(
-            "envoy",
-            envoy_argv(binary, config, admin_file, self.plan.envoy_log_level),
-            self.state_dir / "envoy.log",
+            name,
+            envoy_argv(
+                binary,
+                config,
+                admin_file,
+                self.plan.envoy_log_level,
+                default_flush=self._envoy_default_flush,
+            ),
+            self.state_dir / f"{name}.log",
             self._pid_file,
         )
-        self._envoy = proc
-        self._admin = None
+        self._envoys[name] = proc
+        self._admins.pop(name, None)
         proc.start()
+        wanted = listener_binds(json.loads(text))
 
         def ready() -> bool:
-            if self._admin is None:
+            if name not in self._admins:
                 try:
                     raw = admin_file.read_text().strip()
                 except FileNotFoundError:
@@ -351,9 +403,9 @@ class DataPathLab:
                 admin_host, _, admin_port = raw.rpartition(":")
                 if not admin_port.isdigit():
                     return False
-                self._admin = (admin_host, int(admin_port))
+                self._admins[name] = (admin_host, int(admin_port))
             try:
-                conn = http.client.HTTPConnection(*self._admin, timeout=0.5)
+                conn = http.client.HTTPConnection(*self._admins[name], timeout=0.5)
                 try:
                     conn.request("GET", "/ready")
                     if conn.getresponse().status != 200:
@@ -362,15 +414,10 @@ class DataPathLab:
                     conn.close()
             except OSError:
                 return False
-            wanted = {
-                (self._addresses[gw.key].envoy, container_port(p))
-                for gw in self.plan.gateways
-                for p in gw.ports
-            }
             return wanted <= _listening_tcp()
 
         self._wait("admin /ready and all listeners bound", proc, ready)
-        self._envoy_config = text
+        self._envoy_texts[name] = text
 
     def _start_haproxy(self) -> None:
         binary = find_haproxy()
