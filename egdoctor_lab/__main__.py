@@ -324,6 +324,49 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_drift(args: argparse.Namespace) -> int:
+    from egdoctor_lab.certs import CertificateFactory, fill_certificates
+    from egdoctor_lab.eg.drift import scenario_drift
+    from egdoctor_lab.eg.releases import RELEASES
+    from egdoctor_lab.eg.statuses import explanations, kept_objects
+    from egdoctor_lab.eg.translate import run_translator
+
+    try:
+        releases = list(RELEASES.values()) if args.eg in (None, "all") else [release(args.eg)]
+        paths = args.scenarios or [str(p) for p in builtin_scenarios()]
+        scenarios = [load_scenario(p) for p in paths]
+    except (ScenarioError, UnknownRelease) as exc:
+        return _fail(str(exc), 2)
+    factory = CertificateFactory()
+    worst = 0
+    for rel in releases:
+        unexplained = 0
+        touched = set()
+        for scenario in scenarios:
+            objects = [dict(o) for o in scenario.objects]
+            fill_certificates(objects, factory)
+            try:
+                translation = run_translator(rel, objects)
+            except (BuildError, TranslateError) as exc:
+                return _fail(str(exc), 1)
+            diffs = scenario_drift(
+                objects,
+                translation,
+                kept_objects(scenario.settings),
+                explanations(scenario.settings),
+                rel.version,
+            )
+            for diff in diffs:
+                if not diff.explained:
+                    unexplained += 1
+                    touched.add(scenario.name)
+                if args.all or not diff.explained:
+                    print(f"{rel.version} {scenario.name}: {diff.line()}")
+        print(f"drift ({rel.version}): {unexplained} unexplained differences in {len(touched)} scenarios")
+        worst = max(worst, unexplained)
+    return 1 if worst else 0
+
+
 def cmd_down(args: argparse.Namespace) -> int:
     state_dir = _state_dir(args.state_dir)
     pid = _running_pid(state_dir)
@@ -426,6 +469,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--eg", metavar="VERSION", help=eg_help)
     serve.add_argument("--port", type=int, default=0)
     serve.set_defaults(func=cmd_serve)
+
+    drift = sub.add_parser(
+        "drift", help="compare the scenarios' statuses with the ones Envoy Gateway's translator computes"
+    )
+    drift.add_argument("scenarios", nargs="*", help="scenario files or names (default: every built-in one)")
+    drift.add_argument("--eg", metavar="VERSION", help="one pinned release (default: all of them)")
+    drift.add_argument("--all", action="store_true", help="also print the explained differences")
+    drift.set_defaults(func=cmd_drift)
 
     export = sub.add_parser(
         "export", help="write a scenario's objects as a kubectl-style List (for --from-file)"

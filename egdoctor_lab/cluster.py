@@ -30,6 +30,7 @@ share an address; an explicit ``address_octet`` is claimed the same way.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import errno
 import hashlib
@@ -188,6 +189,9 @@ class LabCluster:
             self.api.start()
             if self.eg is not None:
                 self._eg_reconcile()
+                with contextlib.suppress(Exception):
+                    # The controller a cluster runs, by which egdoctor learns the EG version.
+                    self.api.store.add(self.eg.controller_pod())
             if self.settings is not None:
                 self._start_datapath(self.settings)
         except BaseException:
@@ -397,7 +401,8 @@ class LabCluster:
             if existing:
                 self._pods[(svc_ns, existing[0])] = key
                 continue
-            pod = _envoy_pod(svc_ns, svc_name, labels, self.datapath.gateway(key))
+            images = self.eg.images if self.eg is not None else DEFAULT_IMAGES
+            pod = _envoy_pod(svc_ns, svc_name, labels, self.datapath.gateway(key), images)
             store.add(pod)
             self._pods[(svc_ns, pod["metadata"]["name"])] = key
 
@@ -676,8 +681,15 @@ def _log_time(line: str, fallback: float) -> float:
         return fallback
 
 
+DEFAULT_IMAGES = ("docker.io/envoyproxy/envoy:distroless-v1.36.2", "docker.io/envoyproxy/gateway:v1.6.0")
+
+
 def _envoy_pod(
-    namespace: str, deployment: str, labels: Mapping[str, str], addrs: GatewayAddresses
+    namespace: str,
+    deployment: str,
+    labels: Mapping[str, str],
+    addrs: GatewayAddresses,
+    images: tuple[str, str] = DEFAULT_IMAGES,
 ) -> dict[str, Any]:
     """A Pod of the Envoy Deployment EG creates (internal/infrastructure/kubernetes/proxy/resource.go)."""
     template_hash = _kube_suffix(f"{addrs.key}/replicaset", 10)
@@ -702,10 +714,7 @@ def _envoy_pod(
             "containerID": f"containerd://{hashlib.sha256((name + container).encode()).hexdigest()}",
             "state": {"running": {"startedAt": started}},
         }
-        for container, image in (
-            (ENVOY_CONTAINER, "docker.io/envoyproxy/envoy:distroless-v1.36.2"),
-            ("shutdown-manager", "docker.io/envoyproxy/gateway:v1.6.0"),
-        )
+        for container, image in ((ENVOY_CONTAINER, images[0]), ("shutdown-manager", images[1]))
     ]
     return {
         "apiVersion": "v1",

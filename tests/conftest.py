@@ -78,15 +78,17 @@ def _scenario_path(scenario: str | Path) -> Path:
 
 
 @contextmanager
-def lab_for(scenario: str | Path, state_dir: Path) -> Iterator[Any]:
-    """The API stand-in, plus the real data path (LabCluster) when the scenario has `spec.datapath`."""
+def lab_for(scenario: str | Path, state_dir: Path, eg: str | None = None) -> Iterator[Any]:
+    """The API stand-in, plus the real data path (LabCluster) when the scenario has `spec.datapath`;
+    with ``eg`` (a pinned Envoy Gateway release) EG's translator writes the statuses and Envoy's
+    configuration."""
     from egdoctor_lab.apiserver import LabApiServer
 
     path = _scenario_path(scenario)
-    if has_datapath(path):
+    if has_datapath(path) or eg is not None:
         from egdoctor_lab.cluster import LabCluster
 
-        with LabCluster.from_scenario(path, state_dir) as cluster:
+        with LabCluster.from_scenario(path, state_dir, eg=eg) as cluster:
             yield cluster
         return
     with LabApiServer.from_scenario(path, state_dir=state_dir) as lab:

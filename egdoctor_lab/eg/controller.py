@@ -42,6 +42,36 @@ class EgController:
     def envoy(self) -> str:
         return str(envoy_binary(self.release))
 
+    @property
+    def images(self) -> tuple[str, str]:
+        """Images of an Envoy pod's containers: Envoy and EG's shutdown-manager."""
+        return (
+            f"docker.io/envoyproxy/envoy:distroless-v{self.release.envoy}",
+            f"docker.io/envoyproxy/gateway:{self.release.version}",
+        )
+
+    def controller_pod(self) -> dict[str, Any]:
+        """The EG controller's Pod as the Helm chart deploys it (label ``control-plane: envoy-gateway``)."""
+        image = f"docker.io/envoyproxy/gateway:{self.release.version}"
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": "envoy-gateway-7d9f8b6c5d-lab01",
+                "namespace": "envoy-gateway-system",
+                "labels": {
+                    "control-plane": "envoy-gateway",
+                    "app.kubernetes.io/name": "gateway-helm",
+                    "app.kubernetes.io/instance": "eg",
+                },
+            },
+            "spec": {"containers": [{"name": "envoy-gateway", "image": image}]},
+            "status": {
+                "phase": "Running",
+                "containerStatuses": [{"name": "envoy-gateway", "image": image, "ready": True}],
+            },
+        }
+
     def info(self) -> dict[str, Any]:
         return {"version": self.release.version, "source": "translator", "envoy": self.release.envoy_server}
 

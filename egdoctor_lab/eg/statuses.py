@@ -56,6 +56,40 @@ def kept_objects(settings: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+@dataclass(frozen=True)
+class Explanation:
+    """``spec.egStatus.explain[]``: a remaining difference from EG's status and why it is intended."""
+
+    why: str
+    release: str = ""
+    object: str = ""
+    field: str = ""
+
+    def covers(self, release: str, obj: str, where: str, condition: str, field: str) -> bool:
+        return (
+            (not self.release or self.release == release)
+            and (not self.object or self.object == obj)
+            and (not self.field or self.field in (condition, field) or self.field in where)
+        )
+
+
+def explanations(settings: Mapping[str, Any]) -> list[Explanation]:
+    section = settings.get("egStatus") if isinstance(settings.get("egStatus"), Mapping) else {}
+    assert isinstance(section, Mapping)
+    out = []
+    for entry in section.get("explain") or []:
+        if isinstance(entry, Mapping) and entry.get("why"):
+            out.append(
+                Explanation(
+                    why=str(entry["why"]),
+                    release=str(entry.get("release") or ""),
+                    object=str(entry.get("object") or ""),
+                    field=str(entry.get("field") or ""),
+                )
+            )
+    return out
+
+
 def _stamp(now: datetime | None) -> str:
     return (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -134,7 +168,7 @@ def merged_status(obj: Mapping[str, Any], translation: EgTranslation, stamp: str
     if computed is None:
         # Not translated (no EG GatewayClass, or a kind with no status): EG writes nothing, so EG's own
         # entries in the scenario's status are not EG's; other controllers' stay.
-        if kind in ("Namespace", "Service", "Secret", "ConfigMap"):
+        if kind in ("Namespace", "Service", "Secret", "ConfigMap", "EndpointSlice"):
             return None
         computed = {}
     if kind == "Gateway":

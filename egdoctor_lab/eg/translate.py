@@ -12,13 +12,13 @@ from .build import translator_binary
 from .releases import EgRelease
 
 # The kinds EG's loader reads (internal/gatewayapi/resource/load.go); anything else (cert-manager,
-# Pods, EndpointSlices with endpoint routing off) is not the translator's input.
+# Pods) is not the translator's input; EndpointSlices are read beside it, as EG's provider does.
 TRANSLATOR_KINDS = frozenset(
     {
         "GatewayClass", "Gateway", "ListenerSet", "XListenerSet", "HTTPRoute", "GRPCRoute", "TLSRoute",
         "TCPRoute", "UDPRoute", "ReferenceGrant", "Namespace", "Service", "Secret", "ConfigMap",
         "EnvoyProxy", "EnvoyPatchPolicy", "ClientTrafficPolicy", "BackendTrafficPolicy", "SecurityPolicy",
-        "BackendTLSPolicy", "EnvoyExtensionPolicy", "Backend", "HTTPRouteFilter",
+        "BackendTLSPolicy", "EnvoyExtensionPolicy", "Backend", "HTTPRouteFilter", "EndpointSlice",
     }
 )  # fmt: skip
 TIMEOUT = 120.0

@@ -2,8 +2,9 @@
 // the statuses it computes and the xDS resources it would send to Envoy.
 //
 // It does what `egctl experimental translate --from gateway-api --to gateway-api,xds` does
-// (internal/cmd/egctl/translate.go: the same gatewayapi.Translator and xds translator.Translator with
-// the same options), with one difference: egctl's loader (internal/gatewayapi/resource/load.go) keeps
+// (internal/cmd/egctl/translate.go: the same gatewayapi.Translator and xds translator.Translator),
+// with two differences. Endpoint routing stays on, as in EG's default configuration, so EndpointSlices
+// are read (egctl turns it off and routes to Service cluster IPs). And egctl's loader (internal/gatewayapi/resource/load.go) keeps
 // only each object's name and namespace, so Namespace labels (and so every allowedRoutes namespace
 // selector), creationTimestamp (policy and route precedence) and annotations are lost. Here the objects
 // are loaded by that same loader, for its schema validation and defaulting, and then get their full
@@ -32,6 +33,7 @@ import (
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
@@ -99,12 +101,17 @@ func run(in io.Reader, out io.Writer) error {
 	}
 	result := output{EGVersion: egVersion, Rejected: []rejected{}, Resources: []map[string]any{}, Xds: map[string]map[string][]json.RawMessage{}}
 
+	// EndpointSlices are not the loader's (see translateClass).
 	// The loader refuses a whole input for one invalid document; a cluster's API server would have
 	// refused only that object, so find the culprits one by one and translate the rest.
 	valid := objects
-	if _, err := load(objects); err != nil {
+	if _, err := load(withoutSlices(objects)); err != nil {
 		valid = valid[:0:0]
 		for _, obj := range objects {
+			if obj.kind == "EndpointSlice" {
+				valid = append(valid, obj)
+				continue
+			}
 			if _, err := load([]object{obj}); err != nil {
 				result.Rejected = append(result.Rejected, rejected{Object: obj.key, Error: err.Error()})
 				continue
@@ -122,19 +129,33 @@ func run(in io.Reader, out io.Writer) error {
 		if spec["controllerName"] != string(egv1a1.GatewayControllerName) {
 			continue
 		}
-		var docs []object
+		var docs, slices []object
 		for _, obj := range valid {
-			if obj.kind == "GatewayClass" && obj.key != gc.key {
+			switch {
+			case obj.kind == "GatewayClass" && obj.key != gc.key:
 				continue
+			case obj.kind == "EndpointSlice":
+				slices = append(slices, obj)
+			default:
+				docs = append(docs, obj)
 			}
-			docs = append(docs, obj)
 		}
-		if err := translateClass(docs, &result); err != nil {
+		if err := translateClass(docs, slices, &result); err != nil {
 			return err
 		}
 	}
 	enc := json.NewEncoder(out)
 	return enc.Encode(result)
+}
+
+func withoutSlices(objects []object) []object {
+	var out []object
+	for _, obj := range objects {
+		if obj.kind != "EndpointSlice" {
+			out = append(out, obj)
+		}
+	}
+	return out
 }
 
 func newObject(raw map[string]any) object {
@@ -230,14 +251,22 @@ func visitOne(value any, fn func(metav1.Object, string)) {
 	fn(o, t.Name())
 }
 
-func translateClass(docs []object, result *output) error {
+func translateClass(docs, slices []object, result *output) error {
 	res, err := load(docs)
 	if err != nil {
 		return err
 	}
 	restoreMetadata(res, docs)
-	// As egctl does for its IR output: a Service without a cluster IP would fail the xDS translation,
-	// and the lab points every cluster at its echo backend anyway.
+	attachEnvoyProxies(res, docs)
+	// EG's loader reads no EndpointSlices; EG's Kubernetes provider lists them for every backend Service.
+	for _, obj := range slices {
+		var slice discoveryv1.EndpointSlice
+		if b, err := json.Marshal(obj.raw); err == nil && json.Unmarshal(b, &slice) == nil {
+			res.EndpointSlices = append(res.EndpointSlices, &slice)
+		}
+	}
+	// As egctl does for its IR output: a Service without a cluster IP would fail the xDS translation
+	// where a route falls back to it, and the lab points every cluster at its echo backend anyway.
 	for _, svc := range res.Services {
 		if svc.Spec.ClusterIP == "" {
 			svc.Spec.ClusterIP = "10.96.1.2"
@@ -247,7 +276,7 @@ func translateClass(docs []object, result *output) error {
 		GatewayControllerName:   string(res.GatewayClass.Spec.ControllerName),
 		GatewayClassName:        gwapiv1.ObjectName(res.GatewayClass.Name),
 		GlobalRateLimitEnabled:  true,
-		EndpointRoutingDisabled: true,
+		EndpointRoutingDisabled: false,
 		EnvoyPatchPolicyEnabled: true,
 		BackendEnabled:          true,
 		Logger:                  logging.DefaultLogger(io.Discard, egv1a1.LogLevelInfo),
@@ -305,6 +334,40 @@ func translateClass(docs []object, result *output) error {
 		result.Xds[key] = out
 	}
 	return nil
+}
+
+// attachEnvoyProxies places EnvoyProxy objects where EG's Kubernetes provider does: the one the
+// GatewayClass's parametersRef names, and those Gateways name in spec.infrastructure.parametersRef (in
+// the Gateway's namespace). egctl's loader keeps only the last EnvoyProxy, as the GatewayClass's.
+func attachEnvoyProxies(res *resource.Resources, docs []object) {
+	proxies := map[string]*egv1a1.EnvoyProxy{}
+	for _, obj := range docs {
+		if obj.kind != "EnvoyProxy" {
+			continue
+		}
+		var ep egv1a1.EnvoyProxy
+		if b, err := json.Marshal(obj.raw); err == nil && json.Unmarshal(b, &ep) == nil {
+			ep.Status = egv1a1.EnvoyProxyStatus{}
+			proxies[ep.Namespace+"/"+ep.Name] = &ep
+		}
+	}
+	res.EnvoyProxyForGatewayClass = nil
+	res.EnvoyProxiesForGateways = nil
+	if ref := res.GatewayClass.Spec.ParametersRef; ref != nil && string(ref.Group) == egv1a1.GroupName && string(ref.Kind) == "EnvoyProxy" && ref.Namespace != nil {
+		res.EnvoyProxyForGatewayClass = proxies[string(*ref.Namespace)+"/"+ref.Name]
+	}
+	seen := map[string]bool{}
+	for _, gw := range res.Gateways {
+		infra := gw.Spec.Infrastructure
+		if infra == nil || infra.ParametersRef == nil || string(infra.ParametersRef.Kind) != "EnvoyProxy" {
+			continue
+		}
+		key := gw.Namespace + "/" + infra.ParametersRef.Name
+		if ep, ok := proxies[key]; ok && !seen[key] {
+			seen[key] = true
+			res.EnvoyProxiesForGateways = append(res.EnvoyProxiesForGateways, ep)
+		}
+	}
 }
 
 func rejectedGateway(gw *gwapiv1.Gateway) bool {

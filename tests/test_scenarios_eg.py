@@ -1,0 +1,72 @@
+"""The probe matrix, the demo and the TLS scenarios on Envoy Gateway's own translation, per pinned release.
+
+With ``--eg`` the lab serves the statuses EG's translator computes and each Gateway's Envoy runs the xDS
+EG produced (egdoctor_lab/eg/); only what a loopback machine needs is rewritten
+(egdoctor_lab/eg/envoy_config.py REWRITES). Envoy keeps its default access-log flush (10 s), as under EG
+(EG sets no --file-flush-interval-msec), so the access-log observer waits for it. The route observer's
+HTTPRoute and HTTPRouteFilter are translated by the same EG release: before v1.8 a direct-response body
+is a literal (internal/xds/translator/route.go in envoyproxy/gateway v1.7.0), so egdoctor must read the
+client IP from response headers there (egdoctor/probes/observers.py), and from the body from v1.8 on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from egdoctor_lab.eg.releases import RELEASES
+from tests.test_scenarios import EXPECTATIONS, check_expectation
+
+# The probe matrix (one row each), the demo and the TLS scenarios.
+PROBE_MATRIX = {
+    "probe-direct-v2-strict",
+    "probe-direct-lb-plain",
+    "probe-direct-v2-ctp-no-proxy",
+    "probe-direct-lb-plain-optional",
+    "probe-direct-v1-strict",
+    "probe-xff-edge1-hops1",
+    "probe-xff-edge2-hops2",
+    "probe-xff-hops-too-high",
+    "probe-xff-hops-too-low",
+    "probe-xff-lb-open",
+    "probe-no-ctp-lb-plain",
+}
+# A probe phase that waits for Envoy's default access-log flush (10 s) next to the probes themselves.
+EG_PROBE_BOUND = 16.0
+
+
+def _observer(expect: dict[str, Any]) -> str:
+    args = list(expect.get("args") or [])
+    return args[args.index("--observe") + 1] if "--observe" in args else "auto"
+
+
+def _selected() -> list[Any]:
+    params = []
+    for param in EXPECTATIONS:
+        path, expect = param.values
+        name = Path(path).stem
+        wanted = name == "demo" or name.startswith(("tls-", "probe-tls-")) or name in PROBE_MATRIX
+        # The access-log (default) and route observers; the other variants test egdoctor, not EG.
+        if (
+            not wanted
+            or _observer(expect) not in ("auto", "route")
+            or "--probe-timeout" in (expect.get("args") or [])
+        ):
+            continue
+        for version in sorted(RELEASES):
+            params.append(pytest.param(path, expect, version, id=f"{version}-{param.id}"))
+    return params
+
+
+@pytest.mark.parametrize(("scenario", "expect", "version"), _selected())
+def test_scenario_on_envoy_gateway(
+    scenario: Path, expect: dict[str, Any], version: str, tmp_path: Path
+) -> None:
+    check_expectation(scenario, expect, tmp_path, eg=version, bound=EG_PROBE_BOUND)
+
+
+def test_every_matrix_row_is_selected() -> None:
+    names = {Path(p.values[0]).stem for p in _selected()}
+    assert names >= PROBE_MATRIX and "demo" in names
