@@ -40,6 +40,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -70,6 +71,7 @@ from egdoctor_lab.translate import (
 )
 
 CLAIM_PORT = 47653
+EG_COALESCE = 0.05
 AUTO_OCTETS = range(200, 255)
 LISTENER_CA_FILE = "listener-ca.pem"
 DATAPATH_DIR = "datapath"
@@ -168,6 +170,10 @@ class LabCluster:
         # controller first sees them, since the file's attachedRoutes already count them.
         self._attached: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {}
         self._rejected: DataPathPlan | None = None
+        self._eg_wakeup = threading.Condition()
+        self._eg_dirty = False
+        self._eg_worker: threading.Thread | None = None
+        self._eg_stop = False
 
     @classmethod
     def from_scenario(
@@ -203,6 +209,12 @@ class LabCluster:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        if self._eg_worker is not None:
+            with self._eg_wakeup:
+                self._eg_stop = True
+                self._eg_wakeup.notify()
+            self._eg_worker.join(timeout=60)
+            self._eg_worker = None
         self.api.api.pod_logs = None
         if self.datapath is not None:
             self.datapath.stop()
@@ -251,6 +263,9 @@ class LabCluster:
         self._create_pods()
         self._attached = self._baseline_attachments()
         self.api.api.pod_logs = self._pod_log
+        if self.eg is not None:
+            self._eg_worker = threading.Thread(target=self._eg_loop, name="lab-eg-controller", daemon=True)
+            self._eg_worker.start()
         self._unsubscribe = self.api.store.subscribe(self._on_event, _WATCHED)
 
     # -- what clients use ------------------------------------------------------------------------------------
@@ -431,7 +446,10 @@ class LabCluster:
         if event.subresource is not None:
             return  # status written by a client is no spec change a controller reacts to
         if self.eg is not None:
-            self._eg_reconcile()
+            # Like EG's controller, the lab reconciles after the API call returned, once per burst.
+            with self._eg_wakeup:
+                self._eg_dirty = True
+                self._eg_wakeup.notify()
             return
         with self._controller_lock:
             if event.resource.kind == "HTTPRoute":
@@ -550,6 +568,21 @@ class LabCluster:
                     if lst.name == served.listener and lst.tls_cert_pem and lst.tls_key_pem:
                         out.setdefault(gw.key, {})[lst.name] = (lst.tls_cert_pem, lst.tls_key_pem)
         return out
+
+    def _eg_loop(self) -> None:
+        while True:
+            with self._eg_wakeup:
+                while not self._eg_dirty and not self._eg_stop:
+                    self._eg_wakeup.wait()
+                if self._eg_stop:
+                    return
+            time.sleep(EG_COALESCE)  # a filter and its route are usually created back to back
+            with self._eg_wakeup:
+                self._eg_dirty = False
+            try:
+                self._eg_reconcile()
+            except Exception as exc:  # the controller keeps running, as EG's does after a failed translation
+                print(f"lab: EG reconcile failed: {exc}", file=sys.stderr)
 
     def _eg_reconcile(self) -> None:
         """Run every object through EG's translator, write the statuses, reconfigure the Envoys."""

@@ -33,6 +33,10 @@ PROBE_MATRIX = {
     "probe-xff-lb-open",
     "probe-no-ctp-lb-plain",
 }
+# Not run on EG: the scenario's Envoy serves a certificate that expired after EG last translated the
+# Gateway (its spec.egStatus.keep says so). EG checks a certificate's dates when it translates
+# (internal/gatewayapi/tls.go in envoyproxy/gateway), so a fresh translation drops that listener.
+EG_STALE = {"probe-tls-served-expired"}
 # A probe phase that waits for Envoy's default access-log flush (10 s) next to the probes themselves.
 EG_PROBE_BOUND = 16.0
 
@@ -48,6 +52,7 @@ def _selected() -> list[Any]:
         path, expect = param.values
         name = Path(path).stem
         wanted = name == "demo" or name.startswith(("tls-", "probe-tls-")) or name in PROBE_MATRIX
+        wanted = wanted and name not in EG_STALE
         # The access-log (default) and route observers; the other variants test egdoctor, not EG.
         if (
             not wanted

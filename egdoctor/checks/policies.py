@@ -418,16 +418,59 @@ def _ca_problems(ctx: CheckContext, policy: Obj) -> list[tuple[str, str]]:
             out.append((f"{where} does not exist", create))
             continue
         data = as_map(cm.raw.get("data"))
-        crt = data.get("ca.crt")
-        # internal/gatewayapi/backendtlspolicy.go reads only the ca.crt key.
-        if crt is None:
+        key, crt = ca_bundle_key(data)
+        if key is None:
             keys = ", ".join(sorted(data)) or "none"
             out.append(
-                (f"{where} has no ca.crt key (keys: {keys})", f"store the CA bundle under ca.crt: {create}")
+                (
+                    f"{where} has no ca.crt key and not exactly one key EG could fall back to (keys: {keys})",
+                    f"store the CA bundle under ca.crt: {create}",
+                )
             )
         elif "-----BEGIN CERTIFICATE-----" not in str(crt):
-            out.append((f"{where} key ca.crt holds no PEM certificate", f"put the CA in PEM form: {create}"))
+            out.append((f"{where} key {key} holds no PEM certificate", f"put the CA in PEM form: {create}"))
     return out
+
+
+def ca_bundle_key(data: Mapping[str, Any]) -> tuple[str | None, Any]:
+    """The key Envoy Gateway takes a CA bundle from: ``ca.crt``, then ``tls.crt``, then the only key of a
+    ConfigMap that has exactly one (``getFirstMatchOrFirstFromData`` in internal/gatewayapi/helpers.go
+    at v1.9; v1.7 tries ``ca.crt`` and the only key)."""
+    for key in ("ca.crt", "tls.crt"):
+        if key in data:
+            return key, data[key]
+    if len(data) == 1:
+        key = next(iter(data))
+        return str(key), data[key]
+    return None, None
+
+
+@check("backendtls-ca-key", inputs=["BackendTLSPolicy", "ConfigMap"], codes=["EGD705"])
+def backendtls_ca_key(ctx: CheckContext) -> Iterator[Finding]:
+    """A CA bundle EG finds only by falling back to another key than ca.crt works, but is fragile."""
+    for policy in ctx.snapshot.of("BackendTLSPolicy"):
+        validation = as_map(policy.spec.get("validation"))
+        ns = policy.namespace or ""
+        refs = [r for r in as_list(validation.get("caCertificateRefs")) if isinstance(r, Mapping)]
+        for i, ref in enumerate(refs):
+            if str(ref.get("kind", "")) != "ConfigMap":
+                continue
+            name = str(ref.get("name", ""))
+            cm = ctx.snapshot.get("ConfigMap", ns, name)
+            if cm is None:
+                continue
+            key, crt = ca_bundle_key(as_map(cm.raw.get("data")))
+            if key is None or key == "ca.crt" or "-----BEGIN CERTIFICATE-----" not in str(crt):
+                continue
+            yield make_finding(
+                "EGD705",
+                subject=policy.ref,
+                policy=obj_text(policy),
+                where=f"caCertificateRefs[{i}] ConfigMap {ns}/{name}",
+                key=key,
+                fix=f"store the bundle under ca.crt as well: kubectl create configmap {name} -n {ns} "
+                f"--from-file=ca.crt=<the CA's PEM file> --dry-run=client -o yaml | kubectl apply -f -",
+            )
 
 
 @check("backendtls-ca", inputs=["BackendTLSPolicy", "ConfigMap"], codes=["EGD704"])

@@ -390,6 +390,14 @@ _CODES = [
         "fix the client-IP mode of {target} first (see the EGD3xx findings)",
     ),
     Code("EGD704", E, "BackendTLSPolicy cannot validate", "BackendTLSPolicy {problem}", "{fix}"),
+    Code(
+        "EGD705",
+        W,
+        "BackendTLSPolicy CA found under another key",
+        "{policy} {where} has no ca.crt key; Envoy Gateway accepted it and takes the CA from key {key} "
+        "instead, which breaks as soon as a second key is added",
+        "{fix}",
+    ),
 ]
 
 REGISTRY: Mapping[str, Code] = {c.code: c for c in _CODES}

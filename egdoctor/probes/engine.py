@@ -158,11 +158,11 @@ class _Sender:
         default_port = 443 if tls is not None else 80
         host_header = host if target.port == default_port else f"{host}:{target.port}"
         result = self._exchange(address, target.port, path, host_header, headers, prefix, tls, ua)
-        # Accepted status can precede Envoy serving the route: until then the unique path answers 404.
+        # Accepted status can precede Envoy serving the route (EG writes the status and pushes xDS
+        # independently): until then the unique path answers 404, or another route of the same host
+        # (an application's catch-all PathPrefix /) answers it.
         for _ in range(1000):
-            if not (
-                result.outcome == "http" and result.status == 404 and time.monotonic() < self.route_deadline
-            ):
+            if not (time.monotonic() < self.route_deadline and self._not_served_yet(result)):
                 break
             time.sleep(ROUTE_RETRY_STEP)
             result = self._exchange(address, target.port, path, host_header, headers, prefix, tls, ua)
@@ -182,6 +182,11 @@ class _Sender:
         with self.lock:
             self.probes.append(probe)
         return item
+
+    def _not_served_yet(self, result: ExchangeResult) -> bool:
+        if result.outcome != "http" or result.status is None:
+            return False
+        return result.status == 404 or (result.status < 400 and not self.observer.is_ours(result))
 
     def _exchange(
         self,

@@ -118,11 +118,13 @@ def _entries_by(entries: Any, ref_key: str) -> dict[str, Mapping[str, Any]]:
 
 def _merge_ref_entries(ours: Any, eg: Any, ref_key: str, stamp: str) -> list[dict[str, Any]]:
     """Route ``parents`` / policy ``ancestors``: EG's entries replace EG's; other controllers' stay."""
-    old = _entries_by([e for e in ours or [] if e.get("controllerName") == EG_CONTROLLER], ref_key)
+
+    def egs(entry: Any) -> bool:  # EG writes EnvoyProxy ancestors without a controllerName
+        return isinstance(entry, Mapping) and entry.get("controllerName") in (EG_CONTROLLER, None)
+
+    old = _entries_by([e for e in ours or [] if egs(e)], ref_key)
     merged: list[dict[str, Any]] = [
-        copy.deepcopy(dict(e))
-        for e in ours or []
-        if isinstance(e, Mapping) and e.get("controllerName") != EG_CONTROLLER
+        copy.deepcopy(dict(e)) for e in ours or [] if isinstance(e, Mapping) and not egs(e)
     ]
     for key, entry in _entries_by(eg, ref_key).items():
         before = old.get(key, {})

@@ -300,13 +300,23 @@ CA_REF = {
     ("objs", "text"),
     [
         ([], "ConfigMap team-a/api-ca does not exist"),
-        ([configmap("api-ca", {"ca.pem": PEM})], "has no ca.crt key (keys: ca.pem)"),
+        ([configmap("api-ca", {"ca.pem": PEM, "notes": "x"})], "has no ca.crt key and not exactly one key"),
         ([configmap("api-ca", {"ca.crt": "not a certificate"})], "holds no PEM certificate"),
     ],
 )
 def test_704_ca_configmap(objs: list[dict], text: str) -> None:
     f = only(diagnose([*base(), service("api"), tls_policy(CA_REF), *objs]), "EGD704")
     assert text in f.message
+
+
+@pytest.mark.parametrize("key", ["ca.pem", "tls.crt"])
+def test_705_ca_under_a_key_eg_falls_back_to(key: str) -> None:
+    """EG takes ca.crt, then tls.crt, then the only key of the ConfigMap (getFirstMatchOrFirstFromData in
+    internal/gatewayapi/helpers.go, envoyproxy/gateway v1.9.1): accepted, so a warning, never EGD704."""
+    data = {key: PEM} if key != "tls.crt" else {key: PEM, "tls.key": "k"}
+    d = diagnose([*base(), service("api"), tls_policy(CA_REF), configmap("api-ca", data)])
+    assert "EGD704" not in codes(d)
+    assert f"takes the CA from key {key}" in only(d, "EGD705").message
 
 
 def test_704_healthy_configmap() -> None:
