@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.markup import escape
-
 from egdoctor.model.topology import GatewayView
 from egdoctor.probes.model import GatewayClientIP, ProbeReport, ProbeRow
+from egdoctor.report.safe_text import MESSAGE_LIMIT
+from egdoctor.report.safe_text import markup as escape
 
 _MARK = {"ok": "[green]✓[/]", "bad": "[red]✗[/]", "info": "[dim]·[/]"}
 
@@ -83,5 +83,5 @@ def probe_notes_lines(probes: ProbeReport | None) -> list[str]:
         f"[bold]Probes[/] [dim]{len(probes.rows)} row(s) in {probes.elapsed_s:.1f}s · observer: "
         f"{escape(probes.observer)}[/]",
     ]
-    out.extend(f"  [dim]- {escape(n)}[/]" for n in probes.notes)
+    out.extend(f"  [dim]- {escape(n, MESSAGE_LIMIT)}[/]" for n in probes.notes)
     return out

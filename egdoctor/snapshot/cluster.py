@@ -7,7 +7,6 @@ which fetches only what the previous round revealed.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from egdoctor.snapshot import bounded_json
 from egdoctor.snapshot.assemble import assemble
 from egdoctor.snapshot.kinds import KINDS, ROUTE_KINDS, KindSpec, Scope
 from egdoctor.snapshot.model import AccessProblem, Snapshot, Source
@@ -25,6 +25,10 @@ _PAGE = 500
 _MAX_ROUNDS = 4
 # Above this many namespaces one cluster-wide list is cheaper than one list per namespace.
 _NAMESPACE_FANOUT_LIMIT = 12
+# One list (a kind in one namespace, or cluster-wide) stops here: a cluster with runaway objects, or a
+# tenant creating them, must not exhaust the engineer's memory. Hitting a cap is EGD005 for that list.
+MAX_OBJECTS_PER_LIST = 20_000
+MAX_BYTES_PER_LIST = 128 * 1024 * 1024
 
 
 class ClusterUnavailable(Exception):
@@ -115,8 +119,8 @@ def _one_line(exc: BaseException) -> str:
 
 
 class _Response:
-    def __init__(self, status: int, body: Any):
-        self.status, self.body = status, body
+    def __init__(self, status: int, body: Any, size: int = 0):
+        self.status, self.body, self.size = status, body, size
 
 
 class ClusterReader:
@@ -145,10 +149,10 @@ class ClusterReader:
         except Exception as exc:  # ApiException(status=0) for TLS trouble, among others
             raise ClusterUnavailable(self.conn.server, self.conn.context, _describe_transport(exc)) from None
         try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
+            body = bounded_json.loads(raw) if raw else None
+        except (ValueError, RecursionError):
             body = None
-        return _Response(resp.status, body)
+        return _Response(resp.status, body, len(raw or b""))
 
     # -- discovery ------------------------------------------------------------------------------------
     def discover(self, wanted: Iterable[str]) -> None:
@@ -209,6 +213,7 @@ class ClusterReader:
             query["labelSelector"] = spec.label_selector
         items: list[Mapping[str, Any]] = []
         path = self._path(spec, namespace)
+        read_bytes = 0
         for _ in range(10_000):  # pages; bounded so a misbehaving server cannot loop us forever
             try:
                 resp = self._get(path, query)
@@ -232,7 +237,20 @@ class ClusterReader:
                     items.append({"kind": kind, "apiVersion": api_version, **item})
                 else:
                     items.append(item)
+            read_bytes += resp.size
             token = dig(body, "metadata", "continue")
+            if len(items) > MAX_OBJECTS_PER_LIST or (token and read_bytes > MAX_BYTES_PER_LIST):
+                where = namespace if spec.namespaced else None
+                return AccessProblem(
+                    spec.name,
+                    "error",
+                    "list",
+                    spec.plural,
+                    where,
+                    f"stopped at egdoctor's read cap of {MAX_OBJECTS_PER_LIST} objects and "
+                    f"{MAX_BYTES_PER_LIST // (1024 * 1024)} MiB per list (read {len(items)} objects, "
+                    f"{read_bytes // (1024 * 1024)} MiB): diagnose fewer namespaces at a time",
+                )
             if not token:
                 break
             if token == query.get("continue"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import yaml
 
 from egdoctor.findings.model import ObjectRef
+from egdoctor.snapshot import bounded_json
 from egdoctor.snapshot.assemble import assemble, derive_envoy_services
 from egdoctor.snapshot.kinds import KINDS, spec_for_object
 from egdoctor.snapshot.model import Malformed, Snapshot, Source
@@ -35,7 +35,10 @@ def expand(paths: Iterable[str]) -> list[Path]:
 
 
 class _NoAliasLoader(yaml.SafeLoader):
-    """kubectl never writes YAML aliases; refusing them keeps a small file from expanding into gigabytes."""
+    """kubectl never writes YAML aliases; refusing them keeps a small file from expanding into gigabytes.
+
+    Unquoted timestamps stay strings, as the API server serves them: a `datetime` would be an object no
+    JSON report can hold."""
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
@@ -44,10 +47,16 @@ class _NoAliasLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
+_NoAliasLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _documents(path: Path) -> Iterator[Any]:
     text = path.read_text(encoding="utf-8", errors="replace")
     if path.suffix.lower() == ".json":
-        yield json.loads(text)
+        yield bounded_json.loads(text)
         return
     yield from yaml.load_all(text, Loader=_NoAliasLoader)
 
@@ -71,7 +80,7 @@ def load_files(paths: Iterable[str], namespaces: frozenset[str] | None) -> Snaps
     for path in files:
         try:
             docs = list(_documents(path))
-        except (yaml.YAMLError, json.JSONDecodeError, OSError, UnicodeError, RecursionError) as exc:
+        except (yaml.YAMLError, ValueError, OSError, RecursionError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             malformed.append(Malformed(ObjectRef("File", None, str(path)), f"cannot parse: {first}"))
             continue
