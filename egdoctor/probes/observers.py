@@ -31,12 +31,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from egdoctor.model.topology import ClientIP, GatewayView
+from egdoctor.probes.cleanup import RUN_LABEL, cleanup, create_outcome_unknown
 from egdoctor.probes.kube import Kube
 from egdoctor.probes.transport import ExchangeResult
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "egdoctor"
-RUN_LABEL = "egdoctor.io/run-id"
 PATH_PREFIX = "/.egdoctor"
 EG_GROUP = "gateway.envoyproxy.io"
 GW_GROUP = "gateway.networking.k8s.io"
@@ -227,6 +227,7 @@ class RouteObserver(Observer):
     hostnames: Sequence[str] = ()
     wait: float = 15.0
     created: list[tuple[str, str, str]] = field(default_factory=list)  # (group, version, plural)
+    uncertain: set[tuple[str, str, str]] = field(default_factory=set)  # created? the answer did not say
     header_mode: bool = False
     version_note: str = ""
 
@@ -322,7 +323,11 @@ class RouteObserver(Observer):
             self.created.insert(0, (group, api_version, plural))
             res = self.kube.create(group, api_version, plural, self.namespace, obj)
             if not res.ok:
-                self.created.remove((group, api_version, plural))
+                if create_outcome_unknown(res):
+                    # the server may have created it anyway (or still be creating it): keep it for close()
+                    self.uncertain.add((group, api_version, plural))
+                else:
+                    self.created.remove((group, api_version, plural))
                 return (
                     False,
                     f"cannot create {obj['kind']} {self.namespace}/{self.object_name}: {res.describe()}",
@@ -406,15 +411,9 @@ class RouteObserver(Observer):
         if self.kube is None:
             return notes
         with uninterruptible():
-            for group, version, plural in list(self.created):
-                res = self.kube.delete(group, version, plural, self.namespace, self.object_name)
-                if res.ok or res.not_found:
-                    self.created.remove((group, version, plural))
-                else:
-                    notes.append(
-                        f"could not delete {plural} {self.namespace}/{self.object_name} ({res.describe()}): "
-                        f"delete it: kubectl delete {plural} -n {self.namespace} -l {RUN_LABEL}={self.token}"
-                    )
+            notes += cleanup(
+                self.kube, self.namespace, self.object_name, self.token, self.created, self.uncertain
+            )
         return notes
 
 
