@@ -20,6 +20,7 @@ def assemble(
     problems: Iterable[AccessProblem] = (),
     extra_malformed: Iterable[Malformed] = (),
     fetched: Iterable[str] | None = None,
+    listed: Iterable[tuple[str, str | None]] = (),
 ) -> Snapshot:
     objects: dict[str, list[Obj]] = {}
     malformed = list(extra_malformed)
@@ -40,7 +41,7 @@ def assemble(
             seen.add(obj.key)
             bucket.append(obj)
     held = set(raw) if fetched is None else set(fetched)
-    return Snapshot.build(objects, namespaces, source, list(problems), malformed, held)
+    return Snapshot.build(objects, namespaces, source, list(problems), malformed, held, set(listed))
 
 
 def _admit(name: str, kind: str, item: Any) -> tuple[Obj | None, str | None]:
