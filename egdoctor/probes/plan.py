@@ -189,8 +189,19 @@ def listeners_in_view(diagnosis: Diagnosis, gv: GatewayView) -> list[ListenerVie
     return [lv for lv in gv.listeners if any(a.route.namespace in snap.namespaces for a in lv.attachments)]
 
 
+# RFC 1123 names, optionally with Gateway API's leading "*." wildcard label. Anything else in a hostname
+# field (CR/LF, spaces, escapes from a hand-edited dump) is never sent as Host or SNI.
+_HOSTNAME = re.compile(
+    r"(\*\.)?[a-z0-9_]([-a-z0-9_]{0,61}[a-z0-9_])?(\.[a-z0-9_]([-a-z0-9_]{0,61}[a-z0-9_])?)*\.?", re.I
+)
+
+
+def valid_hostname(host: str | None) -> bool:
+    return bool(host) and len(str(host)) <= 253 and _HOSTNAME.fullmatch(str(host)) is not None
+
+
 def _concrete(host: str | None) -> bool:
-    return bool(host) and not str(host).startswith("*") and not _is_ip(str(host))
+    return valid_hostname(host) and not str(host).startswith("*") and not _is_ip(str(host))
 
 
 def _is_ip(text: str) -> bool:
@@ -218,7 +229,7 @@ def listener_hostnames(diagnosis: Diagnosis, lv: ListenerView) -> list[str]:
 
 def _wildcard_stand_in(pattern: str | None) -> str | None:
     # `*.example.com` admits any one more label; a fixed name keeps the request inside the listener.
-    if pattern and pattern.startswith("*."):
+    if pattern and pattern.startswith("*.") and valid_hostname(pattern):
         return "egdoctor-probe." + pattern[2:]
     return None
 

@@ -14,7 +14,9 @@ from typing import Any
 
 from egdoctor.snapshot.objects import MAX_NESTING
 
-CLIP_DEPTH = MAX_NESTING + 2
+# Counted from the top of the document: an object inside a list body (`{"items": [{...`) starts two or
+# more levels down, and must still be deeper than MAX_NESTING after the cut to be reported.
+CLIP_DEPTH = MAX_NESTING + 10
 CLIPPED = "<egdoctor: nested too deeply, not read>"
 # a JSON string (escapes included), or one bracket; possessive so long strings never backtrack
 _TOKEN = re.compile(r'"(?:[^"\\]++|\\.)*+"|[\[\]{}]', re.DOTALL)
