@@ -417,3 +417,23 @@ def test_a_probed_server_cannot_write_to_the_terminal_or_pose_as_a_client_ip(tmp
     assert all(g["observedClientIP"] is None for g in report["gateways"])
     assert "6.6.6.6" not in " ".join(f["message"] for f in report["findings"])
     assert any("not an IP address" in n for n in report["probeNotes"]), report["probeNotes"]
+
+
+def test_a_yaml_document_too_deep_to_parse_costs_only_itself(tmp_path: Path) -> None:
+    gateway = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "Gateway",
+        "metadata": {"name": "gw", "namespace": "team-a"},
+        "spec": {"gatewayClassName": "eg", "listeners": [{"name": "h", "port": 80, "protocol": "HTTP"}]},
+    }
+    deep = (
+        "apiVersion: cert-manager.io/v1\nkind: Issuer\nmetadata: {name: deep, namespace: team-a}\n"
+        "spec: {acme: {solvers: [{dns01: {webhook: {config: " + "{x: " * 600 + "1" + "}" * 600 + "}}}]}}\n"
+    )
+    dump = tmp_path / "dump.yaml"
+    dump.write_text(yaml.safe_dump(gateway) + "---\n" + deep)
+    result = run_cli("check", "-f", str(dump), "-A", "-o", "json")
+    assert "Traceback" not in result.stderr
+    assert [g["name"] for g in result.json["gateways"]] == ["gw"]
+    broken = [f for f in result.json["findings"] if f["code"] == "EGD004"]
+    assert broken and broken[0]["object"]["name"] == f"{dump} (document 2)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,36 @@ def _documents(path: Path) -> Iterator[Any]:
     yield from yaml.load_all(text, Loader=_NoAliasLoader)
 
 
+_PARSE_ERRORS = (yaml.YAMLError, ValueError, OSError, RecursionError)
+_DOCUMENT_START = re.compile(r"^---(?=\s|$)", re.MULTILINE)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _documents_one_by_one(path: Path) -> tuple[list[Any], list[tuple[int | None, BaseException]]]:
+    """A multi-document YAML file whose whole parse failed, parsed again document by document (split at
+    `---` lines, as kubectl writes them)."""
+    if path.suffix.lower() == ".json":
+        return [], []
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        return [], [(None, exc)]
+    chunks = _DOCUMENT_START.split(text)
+    if len(chunks) < 2:
+        return [], []
+    docs: list[Any] = []
+    broken: list[tuple[int | None, BaseException]] = []
+    for index, chunk in enumerate(c for c in chunks if c.strip()):
+        try:
+            docs.append(yaml.load(chunk, Loader=_NoAliasLoader))
+        except _PARSE_ERRORS as exc:
+            broken.append((index, exc))
+    return docs, broken
+
+
 def _flatten(doc: Any) -> Iterator[Any]:
     if (
         isinstance(doc, Mapping)
@@ -80,10 +111,16 @@ def load_files(paths: Iterable[str], namespaces: frozenset[str] | None) -> Snaps
     for path in files:
         try:
             docs = list(_documents(path))
-        except (yaml.YAMLError, ValueError, OSError, RecursionError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            malformed.append(Malformed(ObjectRef("File", None, str(path)), f"cannot parse: {first}"))
-            continue
+        except _PARSE_ERRORS as exc:
+            # one broken document (a tenant object nested past the parser's limit, say) costs only itself
+            docs, broken = _documents_one_by_one(path)
+            if not docs:
+                broken = [(None, exc)]
+            for index, error in broken:
+                where = str(path) if index is None else f"{path} (document {index + 1})"
+                malformed.append(
+                    Malformed(ObjectRef("File", None, where), f"cannot parse: {_first_line(error)}")
+                )
         for doc in docs:
             for item in _flatten(doc):
                 if not isinstance(item, Mapping) or not isinstance(item.get("kind"), str):
