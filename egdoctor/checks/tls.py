@@ -826,8 +826,13 @@ def listener_secrets(ctx: CheckContext) -> Iterator[Finding]:
                     "(or keep the Secret in the Gateway's namespace, as the standard layout does)"
                 )
             secret = snap.get("Secret", ref.namespace, ref.name)
-            # a reference no grant permits is not followed (snapshot/secret_refs.py): unknown, not missing
-            unread = not_permitted and snap.source.mode == "cluster"
+            # a reference no grant is known to permit is not followed (snapshot/secret_refs.py): its Secret
+            # is unknown, not missing
+            unread = (
+                ref.cross_namespace
+                and snap.source.mode == "cluster"
+                and (not_permitted or not grants_known(snap, ref.namespace))
+            )
             if secret is None:
                 if secrets_readable(snap, ref.namespace) and not unread:
                     problems.append("does not exist")

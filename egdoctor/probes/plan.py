@@ -1,9 +1,10 @@
-"""What the probes may touch: options, the allow-list safety net, and the targets derived from a diagnosis.
+"""What the probes may touch: options, the target rule, and the targets derived from a diagnosis.
 
-Targets are only the Gateway's own `status.addresses` (or the addresses the user named with
-`--address`), on the listener ports, with listener and route hostnames as Host/SNI. Nothing else is
-ever contacted, apart from the addresses DNS gives for those hostnames (edge proxies in XFF mode),
-and every address passes the allow-list first.
+Targets are only the Gateway's own `status.addresses` that its load balancer really owns (or the
+addresses the user named with `--address`), on the listener ports, with listener and route hostnames as
+Host/SNI. Nothing else is ever contacted, apart from the addresses DNS gives for those hostnames (edge
+proxies in XFF mode), and every address passes `allowed` first: inside the allow-list when there is one,
+else outside the special-purpose ranges of `target_policy` unless the user named it.
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ def allowed(address: str, options: ProbeOptions) -> bool:
         return False
     if options.allow is not None:
         return any(ip.version == net.version and ip in net for net in options.allow)
-    return address in options.addresses or special_range(address) is None
+    return str(ip) in options.addresses or special_range(address) is None
 
 
 def refusal(address: str, options: ProbeOptions) -> str:
