@@ -15,7 +15,7 @@ _MARK = {"ok": "[green]✓[/]", "bad": "[red]✗[/]", "info": "[dim]·[/]"}
 
 def probe_json(probes: ProbeReport | None) -> dict[str, Any]:
     if probes is None:
-        return {"probes": [], "probeNotes": ["probes not run (--no-probe)"]}
+        return {"probeTargets": [], "probes": [], "probeNotes": ["probes not run (--no-probe)"]}
     return probes.to_json()
 
 
