@@ -26,7 +26,7 @@ def unconfirmed_addresses(gv: GatewayView) -> tuple[tuple[str, ...], tuple[str, 
     """(status addresses the load balancer does not report, the load balancer's addresses), or None when
     there is nothing to compare with: no Envoy Service, not a LoadBalancer, or no ingress yet."""
     svc = gv.envoy_service
-    if svc is None or svc.spec.get("type", "LoadBalancer") != "LoadBalancer":
+    if svc is None or (svc.spec.get("type") or "ClusterIP") != "LoadBalancer":
         return None
     ingress = lb_ingress(svc)
     if not ingress:
