@@ -51,8 +51,15 @@ class Mode(str, Enum):
     xff = "xff"
 
 
+def _say(message: str) -> None:
+    """One line on stderr; messages carry server and object text, so they pass the terminal sanitiser."""
+    from egdoctor.report.safe_text import MESSAGE_LIMIT, clean
+
+    sys.stderr.write(f"egdoctor: {clean(message, MESSAGE_LIMIT)}\n")
+
+
 def _usage_error(message: str) -> typer.Exit:
-    sys.stderr.write(f"egdoctor: {message}\n")
+    _say(message)
     return typer.Exit(EXIT_USAGE)
 
 
@@ -191,6 +198,9 @@ def check(
             "--color/--no-color", help="Force colour on or off (default: on a TTY, off when NO_COLOR is set)."
         ),
     ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="On an internal error, print the traceback too.")
+    ] = False,
 ) -> None:
     """Diagnose Gateways, routes, client-IP mode and policies for a namespace (or all)."""
     try:
@@ -273,7 +283,7 @@ def check(
     report = Report(diagnosis, findings, threshold, probes=probe_report)
     _render(report, output, color)
     if diagnosis.could_not_run:
-        sys.stderr.write(f"egdoctor: the diagnosis could not run: {diagnosis.could_not_run}\n")
+        _say(f"the diagnosis could not run: {diagnosis.could_not_run}")
     raise typer.Exit(report.exit_code)
 
 
@@ -335,7 +345,7 @@ def _unavailable(server: str, context: str, reason: str, output: Output) -> None
     from egdoctor.findings.codes import make_finding
 
     finding = make_finding("EGD001", server=server, context=context, reason=reason)
-    sys.stderr.write(f"egdoctor: {finding.code} {finding.message}\n")
+    _say(f"{finding.code} {finding.message}")
     if output is Output.json:
         import json
 
@@ -362,6 +372,15 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("egdoctor: interrupted\n")
         sys.exit(130)
+    except Exception as exc:
+        # Whatever a cluster or a file holds, egdoctor ends with one line and "could not run", never with
+        # a traceback and never with 1, which pipelines read as "findings".
+        if "--debug" in sys.argv[1:]:
+            import traceback
+
+            traceback.print_exc()
+        _say(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        sys.exit(EXIT_UNAVAILABLE)
 
 
 if __name__ == "__main__":

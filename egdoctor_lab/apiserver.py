@@ -1328,6 +1328,8 @@ class LabApi:
             ):
                 if fault.delay_ms:
                     time.sleep(fault.delay_ms / 1000.0)
+                if fault.succeed:
+                    continue
                 raise ApiError(fault.code, fault.reason, fault.message, _details(rt, name))
 
     def _present(self, obj: Mapping[str, Any], rt: ResourceType, version: str) -> dict[str, Any]:

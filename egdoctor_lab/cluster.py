@@ -7,7 +7,9 @@ keeps the API and the data path telling one story:
 
 * addresses: each Gateway's ``status.addresses`` and its Envoy Service's
   ``status.loadBalancer.ingress`` get the LB address the lab bound, in place of the scenario's
-  documentation addresses, so a client that reads the Gateway and connects reaches the lab;
+  documentation addresses, so a client that reads the Gateway and connects reaches the lab (a
+  Gateway's own ``spec.addresses`` follow the LB address in ``status.addresses``, as Envoy Gateway
+  lists them, but never reach the Service's ingress);
 * Envoy pods: one Pod per Gateway in the Envoy Service's namespace, labelled as EG labels its Envoy
   pods (containers ``envoy`` and ``shutdown-manager``); ``GET .../pods/{name}/log?container=envoy``
   serves that Gateway's real Envoy access log (EG's default JSON lines, as ``kubectl logs`` shows them);
@@ -386,7 +388,14 @@ class LabCluster:
 
             def gateway_status(obj: dict[str, Any], lb: str = lb) -> None:
                 status = obj.setdefault("status", {})
-                status["addresses"] = [{"type": "IPAddress", "value": lb}]
+                # Envoy Gateway lists the Gateway's own spec.addresses too: whoever owns the Gateway
+                # chooses them, and only the LB address is really the load balancer's.
+                chosen = [
+                    {"type": "IPAddress", "value": a["value"]}
+                    for a in ((obj.get("spec") or {}).get("addresses") or [])
+                    if isinstance(a, dict) and a.get("type", "IPAddress") == "IPAddress" and a.get("value")
+                ]
+                status["addresses"] = [{"type": "IPAddress", "value": lb}, *chosen]
 
             def service_status(obj: dict[str, Any], lb: str = lb) -> None:
                 status = obj.setdefault("status", {})

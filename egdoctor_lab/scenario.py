@@ -147,12 +147,15 @@ _FAULT_REASONS = {500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout
 @dataclass(frozen=True)
 class Fault:
     """A server-side failure for matching requests (an unhealthy aggregated API, an overloaded etcd):
-    answered with ``code`` and a Status body after ``delay_ms``. Matching works like a denial."""
+    answered with ``code`` and a Status body after ``delay_ms``. Matching works like a denial. With
+    ``succeed: true`` the request is only slow: after the delay it is served normally (a create that
+    outlives the client's timeout and is persisted anyway)."""
 
     match: Denial
     code: int = 500
     message: str = "Internal error occurred: injected by the lab"
     delay_ms: float = 0.0
+    succeed: bool = False
 
     @property
     def reason(self) -> str:
@@ -170,7 +173,10 @@ class Fault:
         if isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0:
             raise ScenarioError(f"{where}.delayMs must be a number >= 0, got {delay!r}")
         message = raw.get("message") or f"Internal error occurred: injected by the lab ({code})"
-        return cls(Denial.from_mapping(raw, index), code, str(message), float(delay))
+        succeed = raw.get("succeed", False)
+        if not isinstance(succeed, bool):
+            raise ScenarioError(f"{where}.succeed must be true or false, got {succeed!r}")
+        return cls(Denial.from_mapping(raw, index), code, str(message), float(delay), succeed)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,9 @@ RESOURCES = sorted({KINDS[i].plural for c in all_checks().values() for i in c.in
 
 @pytest.mark.parametrize("resource", RESOURCES)
 def test_denying_any_one_kind_never_crashes_and_names_skipped_checks(tmp_path: Path, resource: str) -> None:
-    scenario = _variant(tmp_path, denials=[{"verb": "list", "resource": resource}])
+    # Secrets are read one by one by name (get), never listed; every other kind is listed
+    verb = "get" if resource == "secrets" else "list"
+    scenario = _variant(tmp_path, denials=[{"verb": verb, "resource": resource}])
     result = _run(tmp_path, scenario, "-n", "team-a")
     assert result.exit_code in (0, 1), result.stderr
     assert "Traceback" not in result.stderr
@@ -81,13 +83,15 @@ def test_missing_optional_route_kinds_are_quiet(tmp_path: Path) -> None:
     assert "EGD003" not in result.codes
 
 
-def test_secrets_are_only_listed_where_listeners_point(tmp_path: Path) -> None:
-    """Even with -A, Secrets (private keys travel in every list) are listed per certificateRef namespace."""
+def test_secrets_are_never_listed_only_the_referenced_ones_read(tmp_path: Path) -> None:
+    """Even with -A, Secrets (private keys travel in every list) are never listed: each Secret a listener
+    certificateRef names is read by name."""
     with lab_for(HEALTHY, tmp_path / "lab") as lab:
         result = run_cli("check", "--kubeconfig", str(lab.kubeconfig_path), "-A", "--no-probe", "-o", "json")
-        secret_lists = [r["path"] for r in lab.requests if r["path"].endswith("/secrets")]
+        secret_reads = [r["path"] for r in lab.requests if "/secrets" in r["path"]]
     assert result.exit_code == 0, result.stderr
-    assert secret_lists == ["/api/v1/namespaces/gateway/secrets"]
+    assert secret_reads and not [p for p in secret_reads if p.endswith("/secrets")]
+    assert all(p.startswith("/api/v1/namespaces/gateway/secrets/") for p in secret_reads), secret_reads
 
 
 def test_unreadable_client_traffic_policies_make_the_mode_unknown(tmp_path: Path) -> None:

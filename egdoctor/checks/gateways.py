@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from egdoctor.checks.registry import CheckContext, check
 from egdoctor.findings.codes import make_finding
 from egdoctor.findings.model import Finding, GatewayRef, ObjectRef
+from egdoctor.model.addresses import unconfirmed_addresses
 from egdoctor.model.selectors import selector_matches
 from egdoctor.model.topology import EG_CONTROLLER, ListenerView
 from egdoctor.snapshot.kinds import ROUTE_KINDS
@@ -116,6 +117,29 @@ def gateway_status(ctx: CheckContext) -> Iterator[Finding]:
                 gateway=where,
                 problem="has no address in status.addresses: the load balancer has no IP yet",
             )
+
+
+@check("gateway-address-owner", inputs=["Gateway", "EnvoyService"], codes=["EGD107"])
+def gateway_address_owner(ctx: CheckContext) -> Iterator[Finding]:
+    """Every status address of a Gateway is one its load balancer reports."""
+    for gv in ctx.topology.gateways.values():
+        compared = unconfirmed_addresses(gv)
+        if compared is None or not compared[0]:
+            continue
+        stray, ingress = compared
+        svc = gv.envoy_service
+        assert svc is not None
+        yield make_finding(
+            "EGD107",
+            subject=gv.obj.ref,
+            gateway=GatewayRef(*gv.key),
+            addresses=", ".join(stray),
+            service=f"{svc.namespace}/{svc.name}",
+            ingress=", ".join(ingress),
+            namespace=gv.key[0],
+            name=gv.key[1],
+            evidence={"statusAddresses": list(gv.addresses), "loadBalancerIngress": list(ingress)},
+        )
 
 
 @check("listener-conditions", inputs=["Gateway"], codes=["EGD104"])

@@ -35,6 +35,7 @@ from egdoctor.model.topology import GatewayView, ListenerView, Topology
 from egdoctor.snapshot.kinds import CM, GW
 from egdoctor.snapshot.model import Snapshot
 from egdoctor.snapshot.objects import Obj, as_list, as_map, conditions, thaw
+from egdoctor.snapshot.secret_refs import grant_permits
 
 TLS_SECRET_TYPE = "kubernetes.io/tls"
 # Envoy Gateway's own Secret type that points at an SDS server instead of holding the certificate
@@ -237,6 +238,8 @@ def grants_known(snapshot: Snapshot, namespace: str) -> bool:
     and backends, which need not include a namespace only a listener Secret lives in."""
     if snapshot.source.mode == "files" or snapshot.namespaces is None or namespace in snapshot.namespaces:
         return True
+    if {("ReferenceGrant", namespace), ("ReferenceGrant", None)} & snapshot.listed:
+        return True
     return any(o.namespace == namespace for kind in ("ReferenceGrant", "Service") for o in snapshot.of(kind))
 
 
@@ -251,26 +254,7 @@ def _not_permitted_by_controller(lv: ListenerView, ref: SecretRef) -> bool:
 
 def grant_allows(grants: Iterable[Obj], ref: SecretRef) -> bool:
     """A ReferenceGrant in the Secret's namespace lets Gateways of the Gateway's namespace use it."""
-    for grant in grants:
-        if grant.namespace != ref.namespace:
-            continue
-        from_ok = any(
-            isinstance(f, Mapping)
-            and f.get("group") == GW
-            and f.get("kind") == "Gateway"
-            and f.get("namespace") == ref.gateway_namespace
-            for f in as_list(grant.spec.get("from"))
-        )
-        to_ok = any(
-            isinstance(t, Mapping)
-            and (t.get("group") or "") == ""
-            and t.get("kind") == "Secret"
-            and (not t.get("name") or t.get("name") == ref.name)
-            for t in as_list(grant.spec.get("to"))
-        )
-        if from_ok and to_ok:
-            return True
-    return False
+    return grant_permits((g.raw for g in grants), ref.gateway_namespace, ref.namespace, ref.name)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -825,11 +809,12 @@ def listener_secrets(ctx: CheckContext) -> Iterator[Finding]:
                 fixes.append('use kind: Secret (group "") in certificateRefs')
                 yield _secret_finding(lt, ref, problems, fixes)
                 continue
-            if ref.cross_namespace and (
+            not_permitted = ref.cross_namespace and (
                 not grant_allows(grants, ref)
                 if grants_known(snap, ref.namespace)
                 else _not_permitted_by_controller(lv, ref)
-            ):
+            )
+            if not_permitted:
                 problems.append(
                     f"is in namespace {ref.namespace}, not the Gateway's ({ref.gateway_namespace}), and no "
                     f"ReferenceGrant in {ref.namespace} lets Gateways from {ref.gateway_namespace} use it"
@@ -841,8 +826,15 @@ def listener_secrets(ctx: CheckContext) -> Iterator[Finding]:
                     "(or keep the Secret in the Gateway's namespace, as the standard layout does)"
                 )
             secret = snap.get("Secret", ref.namespace, ref.name)
+            # a reference no grant is known to permit is not followed (snapshot/secret_refs.py): its Secret
+            # is unknown, not missing
+            unread = (
+                ref.cross_namespace
+                and snap.source.mode == "cluster"
+                and (not_permitted or not grants_known(snap, ref.namespace))
+            )
             if secret is None:
-                if secrets_readable(snap, ref.namespace):
+                if secrets_readable(snap, ref.namespace) and not unread:
                     problems.append("does not exist")
                     fixes.append(_missing_secret_fix(lt, ref, shim))
             else:

@@ -122,6 +122,16 @@ _CODES = [
         "listener {listener} {problem}",
         "{fix}",
     ),
+    Code(
+        "EGD107",
+        W,
+        "Gateway address is not the load balancer's",
+        "status.addresses {addresses} are not among the load-balancer addresses of the Envoy Service "
+        "{service} ({ingress}); egdoctor does not probe them",
+        "a Gateway's spec.addresses (chosen by whoever owns the Gateway) lands in status.addresses: remove "
+        "addresses the load balancer does not own (`kubectl get gateway -n {namespace} {name} -o "
+        "jsonpath='{{.spec.addresses}}'`), or probe an address you trust with --address",
+    ),
     # EGD2xx routes and backends
     Code("EGD201", E, "parentRef names nothing that exists", "parentRefs[{index}] {problem}", "{fix}"),
     Code(

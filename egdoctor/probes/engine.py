@@ -45,7 +45,7 @@ from egdoctor.probes.plan import (
     forged_chain,
     join_words,
     ordinal,
-    refusal,
+    pick_edges,
 )
 from egdoctor.probes.served_cert import judge, secret_certs, verify_code_from
 from egdoctor.probes.transport import ExchangeResult, TlsOptions, exchange
@@ -398,6 +398,7 @@ def run_probes(
     for gt in targets:
         notes.extend(f"Gateway {gt.key[0]}/{gt.key[1]}: {n}" for n in gt.notes)
     probe_targets = [gt for gt in targets if gt.ports]
+    planned = [p for gt in targets for p in gt.planned]
 
     # DNS first: in XFF mode the names lead to the edge proxies the client path goes through.
     dns_out: dict[tuple[str, str], DnsOutcome] = {}
@@ -418,16 +419,8 @@ def run_probes(
             out = check_names(gt, mine, resolver_label)
             dns_out[gt.key] = out
             notes.extend(out.notes)
-            picked: list[tuple[str, str]] = []
-            for name, addr, _lv in out.edges:
-                if not allowed(addr, options):
-                    notes.append(
-                        f"edge proxy {addr} ({name}) " + refusal(addr, options).removeprefix("not probed: ")
-                    )
-                    continue
-                if addr not in [a for _, a in picked] and len(picked) < 2:
-                    picked.append((name, addr))
-            edges[gt.key] = picked
+            answers_ = [(name, addr) for name, addr, _ in out.edges]
+            edges[gt.key] = pick_edges(gt.key, answers_, options, planned, notes)
 
     observer, obs_notes = _choose_observer(diagnosis, options, conn, request_timeout, probe_targets, token)
     notes.extend(obs_notes)
@@ -492,6 +485,7 @@ def run_probes(
         elapsed_s=time.monotonic() - start,
         run_id=token,
         confirms=tuple(dict.fromkeys(confirms)),
+        targets=tuple(dict.fromkeys(planned)),
     )
 
 

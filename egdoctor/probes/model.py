@@ -48,6 +48,27 @@ class ProbeRow:
 
 
 @dataclass(frozen=True)
+class ProbeTarget:
+    """An address the probe plan considered for a Gateway, and why it was refused (None: probed)."""
+
+    gateway: tuple[str, str]
+    address: str
+    ports: tuple[int, ...]
+    source: str  # "status.addresses", "--address", "DNS answer for NAME (edge proxy)"
+    refused: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "gateway": f"{self.gateway[0]}/{self.gateway[1]}",
+            "address": self.address,
+            "ports": list(self.ports),
+            "source": self.source,
+            "probed": self.refused is None,
+            "refused": self.refused,
+        }
+
+
+@dataclass(frozen=True)
 class GatewayClientIP:
     """The client-IP verdict for one Gateway: what Envoy decided for an ordinary request from here."""
 
@@ -83,6 +104,7 @@ class ProbeReport:
     elapsed_s: float = 0.0
     run_id: str = ""
     skipped: bool = False  # the whole phase did not run (e.g. --from-file without --address)
+    targets: tuple[ProbeTarget, ...] = ()  # the plan, shown before the results
     # Static findings a probe finding replaces because traffic confirmed them: (code, gateway key).
     confirms: tuple[tuple[str, tuple[str, str]], ...] = field(default=())
 
@@ -92,8 +114,12 @@ class ProbeReport:
     def gateway(self, key: tuple[str, str]) -> GatewayClientIP | None:
         return next((g for g in self.gateways if g.gateway == key), None)
 
+    def targets_for(self, key: tuple[str, str]) -> list[ProbeTarget]:
+        return [t for t in self.targets if t.gateway == key]
+
     def to_json(self) -> dict[str, Any]:
         return {
+            "probeTargets": [t.to_json() for t in self.targets],
             "probes": [r.to_json() for r in self.rows],
             "probeGateways": [g.to_json() for g in self.gateways],
             "probeNotes": list(self.notes),

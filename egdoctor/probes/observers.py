@@ -31,12 +31,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from egdoctor.model.topology import ClientIP, GatewayView
+from egdoctor.probes.cleanup import RUN_LABEL, cleanup, create_outcome_unknown
 from egdoctor.probes.kube import Kube
 from egdoctor.probes.transport import ExchangeResult
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "egdoctor"
-RUN_LABEL = "egdoctor.io/run-id"
 PATH_PREFIX = "/.egdoctor"
 EG_GROUP = "gateway.envoyproxy.io"
 GW_GROUP = "gateway.networking.k8s.io"
@@ -75,19 +75,20 @@ class SentProbe:
 
 
 def strip_port(value: str | None) -> str | None:
-    """`1.2.3.4:5` / `[::1]:5` / `1.2.3.4` -> the address, or None for "-" and empty."""
+    """`1.2.3.4:5` / `[::1]:5` / `1.2.3.4` -> the address; None for "-", empty, or anything that is not
+    an IP address (what an echo endpoint or a log reports is the probed side's text, not ours)."""
     if not value or value == "-":
         return None
     value = value.strip()
     if value.startswith("["):
         end = value.find("]")
-        return value[1:end] if end > 0 else None
-    if value.count(":") == 1:
+        value = value[1:end] if end > 0 else ""
+    elif value.count(":") == 1:
         value = value.split(":", 1)[0]
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
-        return value
+        return None
 
 
 def xff_list(value: str | None) -> list[str]:
@@ -115,10 +116,28 @@ class Observer:
     """No observer: connection behaviour only."""
 
     token: str
+    # client addresses the observer was shown that are not IP addresses: reported, never used
+    unparseable: list[str] = field(default_factory=list, init=False)
 
     name = "none"
     label = "none"
     immediate = False  # reads the observation from the probe's own response
+
+    def address(self, value: Any) -> str | None:
+        """The IP address in an observed value, or None; a value that is not one is noted once."""
+        if value is None or value == "-" or value == "":
+            return None
+        ip = strip_port(str(value))
+        if ip is None and str(value) not in self.unparseable and len(self.unparseable) < 5:
+            self.unparseable.append(str(value))
+        return ip
+
+    def unparseable_notes(self) -> list[str]:
+        return [
+            f"the {self.label} observer reported a client address that is not an IP address "
+            f"({v[:80]!r}): ignored"
+            for v in self.unparseable
+        ]
 
     def path_for(self, probe_id: str) -> str:
         return f"{PATH_PREFIX}/{self.token}/{probe_id}"
@@ -133,7 +152,7 @@ class Observer:
         return False
 
     def close(self) -> list[str]:
-        return []
+        return self.unparseable_notes()
 
 
 # -- route ----------------------------------------------------------------------------------------------
@@ -208,6 +227,7 @@ class RouteObserver(Observer):
     hostnames: Sequence[str] = ()
     wait: float = 15.0
     created: list[tuple[str, str, str]] = field(default_factory=list)  # (group, version, plural)
+    uncertain: set[tuple[str, str, str]] = field(default_factory=set)  # created? the answer did not say
     header_mode: bool = False
     version_note: str = ""
 
@@ -303,7 +323,11 @@ class RouteObserver(Observer):
             self.created.insert(0, (group, api_version, plural))
             res = self.kube.create(group, api_version, plural, self.namespace, obj)
             if not res.ok:
-                self.created.remove((group, api_version, plural))
+                if create_outcome_unknown(res):
+                    # the server may have created it anyway (or still be creating it): keep it for close()
+                    self.uncertain.add((group, api_version, plural))
+                else:
+                    self.created.remove((group, api_version, plural))
                 return (
                     False,
                     f"cannot create {obj['kind']} {self.namespace}/{self.object_name}: {res.describe()}",
@@ -369,31 +393,27 @@ class RouteObserver(Observer):
             )
         else:
             remote, direct, xff = body.get("remote"), body.get("direct"), body.get("xff")
-        remote_ip = strip_port(str(remote)) if remote else None
-        if remote_ip is None or "%" in remote_ip:
+        if remote is None or "%" in str(remote):
             return None  # operators were not evaluated
+        remote_ip = self.address(remote)
+        if remote_ip is None:
+            return None
         return Observation(
             remote=remote_ip,
-            direct=strip_port(str(direct)) if direct else None,
+            direct=self.address(direct),
             xff=None if xff in (None, "-") else str(xff),
             source="route",
         )
 
     def close(self) -> list[str]:
         """Delete what was created (route first, so Envoy stops routing to the filter). Never raises."""
-        notes: list[str] = []
+        notes = self.unparseable_notes()
         if self.kube is None:
             return notes
         with uninterruptible():
-            for group, version, plural in list(self.created):
-                res = self.kube.delete(group, version, plural, self.namespace, self.object_name)
-                if res.ok or res.not_found:
-                    self.created.remove((group, version, plural))
-                else:
-                    notes.append(
-                        f"could not delete {plural} {self.namespace}/{self.object_name} ({res.describe()}): "
-                        f"delete it: kubectl delete {plural} -n {self.namespace} -l {RUN_LABEL}={self.token}"
-                    )
+            notes += cleanup(
+                self.kube, self.namespace, self.object_name, self.token, self.created, self.uncertain
+            )
         return notes
 
 
@@ -471,7 +491,7 @@ class LogObserver(Observer):
                     if probe is None or probe.id in found:
                         continue
                     found[probe.id] = Observation(
-                        remote=strip_port(entry.get("downstream_remote_address")),
+                        remote=self.address(entry.get("downstream_remote_address")),
                         xff=None
                         if entry.get("x-forwarded-for") in (None, "-")
                         else str(entry["x-forwarded-for"]),
@@ -521,10 +541,8 @@ class EchoObserver(Observer):
         ext_values = headers.get("x-envoy-external-address") or []
         ext = ext_values[0] if ext_values else None
         cip = probe.client_ip
-        if cip.xff:
-            remote = trusted_from_chain(chain, cip)
-        else:
-            remote = strip_port(ext) if ext else (chain[-1] if chain else None)
+        direct_pick = ext or (chain[-1] if chain else None)
+        remote = self.address(trusted_from_chain(chain, cip) if cip.xff else direct_pick)
         if remote is None:
             return None
         return Observation(remote=remote, xff=", ".join(chain) or None, source=self.label)

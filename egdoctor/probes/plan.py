@@ -1,9 +1,10 @@
-"""What the probes may touch: options, the allow-list safety net, and the targets derived from a diagnosis.
+"""What the probes may touch: options, the target rule, and the targets derived from a diagnosis.
 
-Targets are only the Gateway's own `status.addresses` (or the addresses the user named with
-`--address`), on the listener ports, with listener and route hostnames as Host/SNI. Nothing else is
-ever contacted, apart from the addresses DNS gives for those hostnames (edge proxies in XFF mode),
-and every address passes the allow-list first.
+Targets are only the Gateway's own `status.addresses` that its load balancer really owns (or the
+addresses the user named with `--address`), on the listener ports, with listener and route hostnames as
+Host/SNI. Nothing else is ever contacted, apart from the addresses DNS gives for those hostnames (edge
+proxies in XFF mode), and every address passes `allowed` first: inside the allow-list when there is one,
+else outside the special-purpose ranges of `target_policy` unless the user named it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from dataclasses import dataclass, field
 
 from egdoctor.checks.engine import Diagnosis
 from egdoctor.model import hostnames as hostmatch
+from egdoctor.model.addresses import unconfirmed_addresses
 from egdoctor.model.topology import ClientIP, GatewayView, ListenerView
+from egdoctor.probes.model import ProbeTarget
+from egdoctor.probes.target_policy import special_range
 
 ALLOW_ENV = "EGDOCTOR_PROBE_ALLOW"
 DEFAULT_TIMEOUT = 3.0
@@ -113,18 +117,25 @@ def parse_ip(text: str, option: str) -> str:
 
 
 def allowed(address: str, options: ProbeOptions) -> bool:
-    if options.allow is None:
-        return True
+    """An explicit allow-list is the whole rule; without one, the user's own `--address` values and any
+    address outside the special-purpose ranges (see `target_policy`) are allowed."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
-    return any(ip.version == net.version and ip in net for net in options.allow)
+    if options.allow is not None:
+        return any(ip.version == net.version and ip in net for net in options.allow)
+    return str(ip) in options.addresses or special_range(address) is None
 
 
 def refusal(address: str, options: ProbeOptions) -> str:
-    nets = ", ".join(str(n) for n in options.allow or ())
-    return f"not probed: {address} is outside the probe allow-list {nets} ({options.allow_source})"
+    if options.allow is not None:
+        nets = ", ".join(str(n) for n in options.allow)
+        return f"not probed: {address} is outside the probe allow-list {nets} ({options.allow_source})"
+    return (
+        f"not probed: {address} is a {special_range(address)} address, which egdoctor probes only when "
+        f"allowed (--probe-allow CIDR or {ALLOW_ENV}) or named with --address"
+    )
 
 
 # -- targets ------------------------------------------------------------------------------------------
@@ -164,6 +175,7 @@ class GatewayTargets:
     ports: tuple[PortTarget, ...]
     names: tuple[tuple[str, ListenerView], ...]  # hostnames for DNS, each with the listener it serves
     notes: tuple[str, ...] = field(default=())
+    planned: tuple[ProbeTarget, ...] = ()  # every address considered, refused ones with the reason
 
     @property
     def key(self) -> tuple[str, str]:
@@ -178,8 +190,19 @@ def listeners_in_view(diagnosis: Diagnosis, gv: GatewayView) -> list[ListenerVie
     return [lv for lv in gv.listeners if any(a.route.namespace in snap.namespaces for a in lv.attachments)]
 
 
+# RFC 1123 names, optionally with Gateway API's leading "*." wildcard label. Anything else in a hostname
+# field (CR/LF, spaces, escapes from a hand-edited dump) is never sent as Host or SNI.
+_HOSTNAME = re.compile(
+    r"(\*\.)?[a-z0-9_]([-a-z0-9_]{0,61}[a-z0-9_])?(\.[a-z0-9_]([-a-z0-9_]{0,61}[a-z0-9_])?)*\.?", re.I
+)
+
+
+def valid_hostname(host: str | None) -> bool:
+    return bool(host) and len(str(host)) <= 253 and _HOSTNAME.fullmatch(str(host)) is not None
+
+
 def _concrete(host: str | None) -> bool:
-    return bool(host) and not str(host).startswith("*") and not _is_ip(str(host))
+    return valid_hostname(host) and not str(host).startswith("*") and not _is_ip(str(host))
 
 
 def _is_ip(text: str) -> bool:
@@ -207,7 +230,7 @@ def listener_hostnames(diagnosis: Diagnosis, lv: ListenerView) -> list[str]:
 
 def _wildcard_stand_in(pattern: str | None) -> str | None:
     # `*.example.com` admits any one more label; a fixed name keeps the request inside the listener.
-    if pattern and pattern.startswith("*."):
+    if pattern and pattern.startswith("*.") and valid_hostname(pattern):
         return "egdoctor-probe." + pattern[2:]
     return None
 
@@ -230,11 +253,20 @@ def build_targets(diagnosis: Diagnosis, options: ProbeOptions) -> list[GatewayTa
         if not raw:
             notes.append("not probed: the Gateway has no IP address in status.addresses (pass --address IP)")
         addresses: list[str] = []
+        refused: dict[str, str] = {}
+        # the load balancer's own addresses are the Gateway's; others were chosen by whoever owns it
+        compared = None if options.addresses else unconfirmed_addresses(gv)
         for addr in raw:
-            if allowed(addr, options):
-                addresses.append(addr)
+            if compared is not None and addr in compared[0]:
+                refused[addr] = (
+                    f"not probed: {addr} is in the Gateway's status.addresses but is not an address of its "
+                    f"load balancer ({', '.join(compared[1])}); see EGD107"
+                )
+            elif not allowed(addr, options):
+                refused[addr] = refusal(addr, options)
             else:
-                notes.append(refusal(addr, options))
+                addresses.append(addr)
+        notes.extend(refused.values())
         listeners = listeners_in_view(diagnosis, gv)
         by_port: dict[int, list[ListenerView]] = {}
         for lv in listeners:
@@ -276,10 +308,45 @@ def build_targets(diagnosis: Diagnosis, options: ProbeOptions) -> list[GatewayTa
                 ports.append(
                     PortTarget(key, addr, port, protocol, tuple(group), host or addr, tuple(tls_hosts))
                 )
+        source = "--address" if options.addresses else "status.addresses"
+        planned = tuple(
+            ProbeTarget(
+                key,
+                addr,
+                tuple(sorted(by_port)),
+                source,
+                refused[addr].removeprefix("not probed: ") if addr in refused else None,
+            )
+            for addr in raw
+        )
         out.append(
-            GatewayTargets(gv, tuple(addresses), tuple(ports), tuple(names[:MAX_DNS_NAMES]), tuple(notes))
+            GatewayTargets(
+                gv, tuple(addresses), tuple(ports), tuple(names[:MAX_DNS_NAMES]), tuple(notes), planned
+            )
         )
     return out
+
+
+def pick_edges(
+    key: tuple[str, str],
+    answers: Sequence[tuple[str, str]],
+    options: ProbeOptions,
+    planned: list[ProbeTarget],
+    notes: list[str],
+) -> list[tuple[str, str]]:
+    """The edge proxies (name, address) to probe among DNS answers: allowed ones, at most
+    MAX_EDGE_ADDRESSES; every picked or refused answer is added to `planned`, refusals to `notes`."""
+    picked: list[tuple[str, str]] = []
+    for name, addr in answers:
+        source = f"DNS answer for {name} (edge proxy)"
+        if not allowed(addr, options):
+            why = refusal(addr, options).removeprefix("not probed: ")
+            notes.append(f"edge proxy {addr} ({name}) {why}")
+            planned.append(ProbeTarget(key, addr, (), source, why))
+        elif addr not in [a for _, a in picked] and len(picked) < MAX_EDGE_ADDRESSES:
+            picked.append((name, addr))
+            planned.append(ProbeTarget(key, addr, (), source))
+    return picked
 
 
 def unique(values: Iterable[str]) -> list[str]:

@@ -6,10 +6,12 @@ import json
 import sys
 from typing import TextIO
 
+from egdoctor.report.json_safe import json_safe
 from egdoctor.report.view import Report, report_json
 
 
 def render_json(report: Report, out: TextIO | None = None) -> None:
     stream = out or sys.stdout
-    json.dump(report_json(report), stream, indent=2, sort_keys=False)
+    # allow_nan=False: json_safe already turned NaN and infinities into strings; never emit bare NaN
+    json.dump(json_safe(report_json(report)), stream, indent=2, sort_keys=False, allow_nan=False)
     stream.write("\n")

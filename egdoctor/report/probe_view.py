@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.markup import escape
-
 from egdoctor.model.topology import GatewayView
-from egdoctor.probes.model import GatewayClientIP, ProbeReport, ProbeRow
+from egdoctor.probes.model import GatewayClientIP, ProbeReport, ProbeRow, ProbeTarget
+from egdoctor.report.safe_text import MESSAGE_LIMIT
+from egdoctor.report.safe_text import markup as escape
 
 _MARK = {"ok": "[green]✓[/]", "bad": "[red]✗[/]", "info": "[dim]·[/]"}
 
 
 def probe_json(probes: ProbeReport | None) -> dict[str, Any]:
     if probes is None:
-        return {"probes": [], "probeNotes": ["probes not run (--no-probe)"]}
+        return {"probeTargets": [], "probes": [], "probeNotes": ["probes not run (--no-probe)"]}
     return probes.to_json()
 
 
@@ -36,9 +36,10 @@ def probe_lines(probes: ProbeReport | None, gv: GatewayView) -> list[str]:
         return []
     rows = probes.rows_for(gv.key)
     verdict = probes.gateway(gv.key)
-    if not rows and verdict is None:
+    targets = probes.targets_for(gv.key)
+    if not rows and verdict is None and not targets:
         return []
-    lines: list[str] = []
+    lines: list[str] = target_lines(targets)
     dns = [r for r in rows if r.kind == "dns"]
     if dns:
         lines.append("  [bold]DNS[/]")
@@ -54,6 +55,21 @@ def probe_lines(probes: ProbeReport | None, gv: GatewayView) -> list[str]:
         lines.extend(_line(r, r.sent.ljust(width)) for r in members)
     if verdict is not None:
         lines.append("  " + client_ip_line(verdict))
+    return lines
+
+
+def target_lines(targets: list[ProbeTarget]) -> list[str]:
+    """The plan before the results: where probes go, and which addresses were refused and why."""
+    lines = []
+    for t in targets:
+        ports = "".join(f" :{p}" for p in t.ports)
+        if t.refused is None:
+            lines.append(f"  [dim]target[/] {escape(t.address)}{ports}  [dim]({escape(t.source)})[/]")
+        else:
+            lines.append(
+                f"  [yellow]![/] [dim]target[/] {escape(t.address)}{ports}  [dim]({escape(t.source)})[/]  "
+                f"refused: {escape(t.refused, MESSAGE_LIMIT)}"
+            )
     return lines
 
 
@@ -83,5 +99,5 @@ def probe_notes_lines(probes: ProbeReport | None) -> list[str]:
         f"[bold]Probes[/] [dim]{len(probes.rows)} row(s) in {probes.elapsed_s:.1f}s · observer: "
         f"{escape(probes.observer)}[/]",
     ]
-    out.extend(f"  [dim]- {escape(n)}[/]" for n in probes.notes)
+    out.extend(f"  [dim]- {escape(n, MESSAGE_LIMIT)}[/]" for n in probes.notes)
     return out

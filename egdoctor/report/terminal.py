@@ -7,11 +7,12 @@ import sys
 from typing import TextIO
 
 from rich.console import Console
-from rich.markup import escape
 
 from egdoctor.findings.model import Finding, Severity
 from egdoctor.model.topology import GatewayView
 from egdoctor.report.probe_view import probe_lines, probe_notes_lines
+from egdoctor.report.safe_text import MESSAGE_LIMIT, clean_line
+from egdoctor.report.safe_text import markup as escape
 from egdoctor.report.tls_view import listener_rows
 from egdoctor.report.view import Report, mode_label
 from egdoctor.snapshot.kinds import ROUTE_KINDS
@@ -22,9 +23,9 @@ _MARK = {Severity.ERROR: ("✗", "bold red"), Severity.WARNING: ("!", "yellow"),
 
 def _finding_lines(f: Finding, indent: str) -> list[str]:
     mark, style = _MARK[f.severity]
-    lines = [f"{indent}[{style}]{mark} {f.code}[/]  {escape(f.message)}"]
+    lines = [f"{indent}[{style}]{mark} {f.code}[/]  {escape(f.message, MESSAGE_LIMIT)}"]
     if f.hint and f.hint.strip().lower() not in ("nothing to do", "nothing to fix"):
-        lines.append(f"{indent}    [dim]fix:[/] {escape(f.hint)}")
+        lines.append(f"{indent}    [dim]fix:[/] {escape(f.hint, MESSAGE_LIMIT)}")
     return lines
 
 
@@ -39,7 +40,8 @@ def render_terminal(report: Report, out: TextIO | None = None, color: bool | Non
         emoji=False,
     )
     for line in build_lines(report):
-        console.print(line)
+        # the one boundary every rendered line crosses: no control byte of tenant text gets past it
+        console.print(clean_line(line))
 
 
 def build_lines(report: Report) -> list[str]:

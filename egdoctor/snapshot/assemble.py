@@ -9,7 +9,7 @@ from typing import Any
 from egdoctor.findings.model import ObjectRef
 from egdoctor.snapshot.kinds import KINDS, OWNING_GATEWAY_NAME
 from egdoctor.snapshot.model import AccessProblem, Malformed, Snapshot, Source
-from egdoctor.snapshot.objects import Obj
+from egdoctor.snapshot.objects import MAX_NESTING, NestingTooDeep, Obj
 from egdoctor.snapshot.shape import problem, sanitize_secret
 
 
@@ -20,6 +20,7 @@ def assemble(
     problems: Iterable[AccessProblem] = (),
     extra_malformed: Iterable[Malformed] = (),
     fetched: Iterable[str] | None = None,
+    listed: Iterable[tuple[str, str | None]] = (),
 ) -> Snapshot:
     objects: dict[str, list[Obj]] = {}
     malformed = list(extra_malformed)
@@ -28,19 +29,31 @@ def assemble(
         seen: set[tuple[Any, Any]] = set()
         bucket = objects.setdefault(name, [])
         for item in items:
-            if kind == "Secret" and isinstance(item, Mapping):
-                item = sanitize_secret(item)
-            why = problem(name, item)
-            if why:
-                malformed.append(Malformed(_ref_of(kind, item), why))
+            try:
+                obj, why = _admit(name, kind, item)
+            except Exception as exc:  # one tenant object must never take the run down
+                obj, why = None, f"cannot be read ({type(exc).__name__}: {exc})"
+            if obj is None:
+                malformed.append(Malformed(_ref_of(kind, item), why or "cannot be read"))
                 continue
-            obj = Obj(item, kind=kind)
             if obj.key in seen:
                 continue
             seen.add(obj.key)
             bucket.append(obj)
     held = set(raw) if fetched is None else set(fetched)
-    return Snapshot.build(objects, namespaces, source, list(problems), malformed, held)
+    return Snapshot.build(objects, namespaces, source, list(problems), malformed, held, set(listed))
+
+
+def _admit(name: str, kind: str, item: Any) -> tuple[Obj | None, str | None]:
+    if kind == "Secret" and isinstance(item, Mapping):
+        item = sanitize_secret(item)
+    why = problem(name, item)
+    if why:
+        return None, why
+    try:
+        return Obj(item, kind=kind), None
+    except (NestingTooDeep, RecursionError):
+        return None, f"nested more than {MAX_NESTING} levels deep"
 
 
 def derive_envoy_services(raw: Mapping[str, list[Mapping[str, Any]]]) -> list[Mapping[str, Any]]:
@@ -57,8 +70,10 @@ def _ref_of(kind: str, item: Any) -> ObjectRef:
     meta = item.get("metadata") if isinstance(item, Mapping) else None
     meta = meta if isinstance(meta, Mapping) else {}
     name = meta.get("name")
+    namespace = meta.get("namespace")
+    # capped: a malformed object's name is as tenant-chosen as the rest of it
     return ObjectRef(
         kind,
-        meta.get("namespace") if isinstance(meta.get("namespace"), str) else None,
-        name if isinstance(name, str) and name else "<unnamed>",
+        namespace[:253] if isinstance(namespace, str) else None,
+        name[:253] if isinstance(name, str) and name else "<unnamed>",
     )

@@ -7,7 +7,6 @@ which fetches only what the previous round revealed.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -15,16 +14,23 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from egdoctor.snapshot import bounded_json
 from egdoctor.snapshot.assemble import assemble
 from egdoctor.snapshot.kinds import KINDS, ROUTE_KINDS, KindSpec, Scope
 from egdoctor.snapshot.model import AccessProblem, Snapshot, Source
 from egdoctor.snapshot.objects import as_list, as_map, dig
+from egdoctor.snapshot.secret_refs import certificate_refs, grant_permits
 
 ENVOY_GATEWAY_SYSTEM = "envoy-gateway-system"
 _PAGE = 500
 _MAX_ROUNDS = 4
 # Above this many namespaces one cluster-wide list is cheaper than one list per namespace.
 _NAMESPACE_FANOUT_LIMIT = 12
+# One list (a kind in one namespace, or cluster-wide) stops here: a cluster with runaway objects, or a
+# tenant creating them, must not exhaust the engineer's memory. Hitting a cap is EGD005 for that list.
+MAX_OBJECTS_PER_LIST = 20_000
+MAX_BYTES_PER_LIST = 128 * 1024 * 1024
+MAX_SECRET_GETS = 256  # listener certificateRefs followed per run
 
 
 class ClusterUnavailable(Exception):
@@ -115,8 +121,8 @@ def _one_line(exc: BaseException) -> str:
 
 
 class _Response:
-    def __init__(self, status: int, body: Any):
-        self.status, self.body = status, body
+    def __init__(self, status: int, body: Any, size: int = 0):
+        self.status, self.body, self.size = status, body, size
 
 
 class ClusterReader:
@@ -145,10 +151,10 @@ class ClusterReader:
         except Exception as exc:  # ApiException(status=0) for TLS trouble, among others
             raise ClusterUnavailable(self.conn.server, self.conn.context, _describe_transport(exc)) from None
         try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
+            body = bounded_json.loads(raw) if raw else None
+        except (ValueError, RecursionError):
             body = None
-        return _Response(resp.status, body)
+        return _Response(resp.status, body, len(raw or b""))
 
     # -- discovery ------------------------------------------------------------------------------------
     def discover(self, wanted: Iterable[str]) -> None:
@@ -209,6 +215,7 @@ class ClusterReader:
             query["labelSelector"] = spec.label_selector
         items: list[Mapping[str, Any]] = []
         path = self._path(spec, namespace)
+        read_bytes = 0
         for _ in range(10_000):  # pages; bounded so a misbehaving server cannot loop us forever
             try:
                 resp = self._get(path, query)
@@ -232,7 +239,20 @@ class ClusterReader:
                     items.append({"kind": kind, "apiVersion": api_version, **item})
                 else:
                     items.append(item)
+            read_bytes += resp.size
             token = dig(body, "metadata", "continue")
+            if len(items) > MAX_OBJECTS_PER_LIST or (token and read_bytes > MAX_BYTES_PER_LIST):
+                where = namespace if spec.namespaced else None
+                return AccessProblem(
+                    spec.name,
+                    "error",
+                    "list",
+                    spec.plural,
+                    where,
+                    f"stopped at egdoctor's read cap of {MAX_OBJECTS_PER_LIST} objects and "
+                    f"{MAX_BYTES_PER_LIST // (1024 * 1024)} MiB per list (read {len(items)} objects, "
+                    f"{read_bytes // (1024 * 1024)} MiB): diagnose fewer namespaces at a time",
+                )
             if not token:
                 break
             if token == query.get("continue"):
@@ -289,8 +309,64 @@ class ClusterReader:
             raw.setdefault(name, []).extend(items)
         for name in served:
             raw.setdefault(name, [])
+        if "Secret" in served:
+            raw["Secret"] = self.read_secrets(
+                raw.get("Gateway", []), raw.get("ReferenceGrant", []), set(data)
+            )
         source = Source("cluster", server=self.conn.server, context=self.conn.context)
-        return assemble(raw, namespaces, source, self.problems, fetched=inputs)
+        return assemble(raw, namespaces, source, self.problems, fetched=inputs, listed=set(data))
+
+    def read_secrets(
+        self,
+        gateways: list[Mapping[str, Any]],
+        grants: list[Mapping[str, Any]],
+        listed: set[tuple[str, str | None]],
+    ) -> list[Mapping[str, Any]]:
+        """Get, one by one, the Secrets listener certificateRefs may use: same-namespace ones, and
+        cross-namespace ones a ReferenceGrant permits (a namespace whose grants could not be listed permits
+        nothing). A whole namespace of Secrets is never listed."""
+        wanted: list[tuple[str, str]] = []
+        for ref in certificate_refs(gateways):
+            if ref.cross_namespace:
+                grants_read = bool({("ReferenceGrant", ref.namespace), ("ReferenceGrant", None)} & listed)
+                if not grants_read or not grant_permits(
+                    grants, ref.gateway_namespace, ref.namespace, ref.name
+                ):
+                    continue
+            if (ref.namespace, ref.name) not in wanted:
+                wanted.append((ref.namespace, ref.name))
+        spec = KINDS["Secret"]
+        with ThreadPoolExecutor(self.workers) as pool:
+            results = list(pool.map(lambda t: self.get_object(spec, t[0], t[1]), wanted[:MAX_SECRET_GETS]))
+        items: list[Mapping[str, Any]] = []
+        for result in results:
+            if isinstance(result, AccessProblem):
+                self.problems.append(result)
+            elif result is not None:
+                items.append(result)
+        return items
+
+    def get_object(
+        self, spec: KindSpec, namespace: str, name: str
+    ) -> Mapping[str, Any] | AccessProblem | None:
+        """One object by name: None when it does not exist."""
+        path = f"{self._path(spec, namespace)}/{quote(name, safe='')}"
+        try:
+            resp = self._get(path)
+        except ClusterUnavailable as exc:
+            return AccessProblem(spec.name, "error", "get", spec.plural, namespace, exc.reason)
+        if resp.status == 404:
+            return None
+        if resp.status >= 400:
+            problem = self._problem(spec, namespace, resp)
+            return AccessProblem(
+                problem.input, problem.reason, "get", spec.plural, namespace, problem.message
+            )
+        if not isinstance(resp.body, Mapping):
+            return AccessProblem(
+                spec.name, "error", "get", spec.plural, namespace, "the answer is not an object"
+            )
+        return {"kind": spec.kind, "apiVersion": self.served[spec.name], **resp.body}
 
     def _wanted(
         self,
@@ -302,13 +378,8 @@ class ClusterReader:
             return [o for (n, _), objs in data.items() if n == name for o in objs]
 
         if asked is None:
-            wanted_all = {(name, None) for name in inputs if KINDS[name].scope is not Scope.LISTENER_SECRETS}
-            return wanted_all | {
-                (name, ns)
-                for name in inputs
-                if KINDS[name].scope is Scope.LISTENER_SECRETS
-                for ns in _certificate_namespaces(items("Gateway"))
-            }
+            # Secrets are never listed: read_secrets() gets the ones listeners may use, by name
+            return {(name, None) for name in inputs if KINDS[name].scope is not Scope.LISTENER_SECRETS}
         routes = [r for kind in ROUTE_KINDS for r in items(kind)]
         gateways = items("Gateway")
         gateway_ns = set(asked)
@@ -345,11 +416,9 @@ class ClusterReader:
             elif spec.scope is Scope.GATEWAYS:
                 wanted |= _fan(name, gateway_ns | (route_ns if name != "Gateway" else set()))
             elif spec.scope is Scope.BACKENDS:
-                wanted |= _fan(name, backend_ns | gateway_ns)
-            elif spec.scope is Scope.LISTENER_SECRETS:
-                # Secrets are listed only where a listener points, never cluster-wide: every list
-                # carries the private keys over the wire even though they are dropped on arrival.
-                wanted |= {(name, ns) for ns in secret_ns}
+                # the grants where listener certificateRefs point decide which Secrets may be read
+                extra = secret_ns if name == "ReferenceGrant" else set()
+                wanted |= _fan(name, backend_ns | gateway_ns | extra)
             elif spec.scope is Scope.ENVOY_SERVICE:
                 wanted.add((name, None))
                 if self._envoy_per_namespace:
@@ -357,17 +426,6 @@ class ClusterReader:
                     # (its own namespace, or the Gateway's namespace in GatewayNamespace deploy mode).
                     wanted |= {(name, ns) for ns in gateway_ns | {ENVOY_GATEWAY_SYSTEM}}
         return wanted
-
-
-def _certificate_namespaces(gateways: Iterable[Mapping[str, Any]]) -> set[str]:
-    out: set[str] = set()
-    for gw in gateways:
-        gns = str(dig(gw, "metadata", "namespace", default=""))
-        for listener in as_list(dig(gw, "spec", "listeners")):
-            for ref in as_list(dig(listener, "tls", "certificateRefs")):
-                if isinstance(ref, Mapping):
-                    out.add(str(ref.get("namespace") or gns))
-    return {ns for ns in out if ns}
 
 
 def _for_input(

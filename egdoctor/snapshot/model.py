@@ -46,6 +46,9 @@ class Snapshot:
     # inputs whose objects the snapshot really holds (listed from the cluster, or present in the files):
     # an object absent from a kind not in here is unknown, not missing
     fetched: frozenset[str] = frozenset()
+    # (input, namespace or None for cluster-wide) of every list that succeeded, so a check can tell an
+    # empty namespace from one that was never read
+    listed: frozenset[tuple[str, str | None]] = frozenset()
     _index: Mapping[tuple[str, str | None, str], Obj] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -57,6 +60,7 @@ class Snapshot:
         problems: list[AccessProblem] | tuple[AccessProblem, ...] = (),
         malformed: list[Malformed] | tuple[Malformed, ...] = (),
         fetched: frozenset[str] | set[str] = frozenset(),
+        listed: frozenset[tuple[str, str | None]] | set[tuple[str, str | None]] = frozenset(),
     ) -> Snapshot:
         ordered = {k: tuple(sorted(v, key=lambda o: (o.namespace or "", o.name))) for k, v in objects.items()}
         index = {(k, o.namespace, o.name): o for k, objs in ordered.items() for o in objs}
@@ -67,6 +71,7 @@ class Snapshot:
             problems=tuple(problems),
             malformed=tuple(malformed),
             fetched=frozenset(fetched),
+            listed=frozenset(listed),
             _index=MappingProxyType(index),
         )
 

@@ -8,12 +8,22 @@ from typing import Any
 
 from egdoctor.findings.model import ObjectRef
 
+# No Kubernetes schema nests anywhere near this deep; free-form fields (a cert-manager webhook `config`)
+# can, and a tenant can make them nest until any recursive walk overflows the stack.
+MAX_NESTING = 100
 
-def freeze(value: Any) -> Any:
+
+class NestingTooDeep(ValueError):
+    """An object nested deeper than MAX_NESTING: reported as malformed instead of crashing a walk."""
+
+
+def freeze(value: Any, depth: int = 0) -> Any:
+    if depth > MAX_NESTING:
+        raise NestingTooDeep(f"nested more than {MAX_NESTING} levels deep")
     if isinstance(value, Mapping):
-        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+        return MappingProxyType({k: freeze(v, depth + 1) for k, v in value.items()})
     if isinstance(value, list | tuple):
-        return tuple(freeze(v) for v in value)
+        return tuple(freeze(v, depth + 1) for v in value)
     return value
 
 
