@@ -21,6 +21,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -338,17 +339,22 @@ def cmd_drift(args: argparse.Namespace) -> int:
     except (ScenarioError, UnknownRelease) as exc:
         return _fail(str(exc), 2)
     factory = CertificateFactory()
+    inputs = []
+    for scenario in scenarios:
+        objects = [dict(o) for o in scenario.objects]
+        fill_certificates(objects, factory)
+        inputs.append(objects)
     worst = 0
     for rel in releases:
         unexplained = 0
         touched = set()
-        for scenario in scenarios:
-            objects = [dict(o) for o in scenario.objects]
-            fill_certificates(objects, factory)
-            try:
-                translation = run_translator(rel, objects)
-            except (BuildError, TranslateError) as exc:
-                return _fail(str(exc), 1)
+        try:
+            translator_binary(rel)  # built once, before the workers start
+            with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+                translations = list(pool.map(run_translator, [rel] * len(inputs), inputs))
+        except (BuildError, TranslateError) as exc:
+            return _fail(str(exc), 1)
+        for scenario, objects, translation in zip(scenarios, inputs, translations, strict=True):
             diffs = scenario_drift(
                 objects,
                 translation,
