@@ -325,6 +325,28 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eg_build(args: argparse.Namespace) -> int:
+    """Build every pinned release's tools now (what the EG tier of the tests and --eg need)."""
+    from egdoctor_lab.eg.build import egctl_binary
+    from egdoctor_lab.eg.releases import RELEASES
+
+    try:
+        releases = list(RELEASES.values()) if args.eg in (None, "all") else [release(args.eg)]
+    except UnknownRelease as exc:
+        return _fail(str(exc), 2)
+    started = time.monotonic()
+    try:
+        for rel in releases:
+            tools = [translator_binary(rel), envoy_binary(rel)]
+            if rel.egctl_builds and not args.no_egctl:
+                tools.append(egctl_binary(rel))
+            print(f"EG {rel.version}: " + ", ".join(str(t) for t in tools))
+    except BuildError as exc:
+        return _fail(str(exc), 1)
+    print(f"eg-build: ready in {time.monotonic() - started:.0f} s")
+    return 0
+
+
 def cmd_drift(args: argparse.Namespace) -> int:
     from egdoctor_lab.certs import CertificateFactory, fill_certificates
     from egdoctor_lab.eg.drift import scenario_drift
@@ -475,6 +497,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--eg", metavar="VERSION", help=eg_help)
     serve.add_argument("--port", type=int, default=0)
     serve.set_defaults(func=cmd_serve)
+
+    eg_build = sub.add_parser(
+        "eg-build", help="build the pinned Envoy Gateway releases' translator, egctl and Envoy (cached)"
+    )
+    eg_build.add_argument("--eg", metavar="VERSION", help="one pinned release (default: all of them)")
+    eg_build.add_argument("--no-egctl", action="store_true", help="skip egctl (only tests compare with it)")
+    eg_build.set_defaults(func=cmd_eg_build)
 
     drift = sub.add_parser(
         "drift", help="compare the scenarios' statuses with the ones Envoy Gateway's translator computes"
