@@ -24,6 +24,7 @@ import json
 import math
 import re
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -477,6 +478,7 @@ class LogObserver(Observer):
         waiting = {p.id for p in probes if p.expects_log}
         found: dict[str, Observation] = {}
         end = min(deadline, time.monotonic() + self.flush_wait)
+        announced = False
         for _ in range(1000):
             since = math.ceil(time.monotonic() - self.started) + 5
             for ns, pod in self.pods:
@@ -499,6 +501,15 @@ class LogObserver(Observer):
                     )
             if waiting <= set(found) or time.monotonic() >= end:
                 break
+            if not announced:
+                announced = True
+                # Envoy writes access logs every 10 s by default (EG keeps the default): say why it is quiet.
+                print(
+                    f"egdoctor: waiting up to {end - time.monotonic():.0f} s for Envoy's access log "
+                    "(Envoy writes it every 10 s by default)",
+                    file=sys.stderr,
+                    flush=True,
+                )
             time.sleep(0.1)
         return found
 
