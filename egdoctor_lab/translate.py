@@ -385,7 +385,8 @@ def translate(
             notes.append(f"Gateway {key}: no HTTP or HTTPS listener can be programmed; no data path")
             continue
         issuers |= listener_issuers
-        ctps = {lst.name: effective_ctp(ctp_targets, (namespace, name), lst.name) for lst in listeners}
+        pairs = [(lst.name, lst.protocol == "HTTPS") for lst in listeners]
+        ctps = {lst.name: effective_ctp(ctp_targets, (namespace, name), lst.name, pairs) for lst in listeners}
         proxy, hops = _client_ip(key, listeners, ctps, notes)
         declared, _raw = lb_proxy_mode(Obj(service, "Service"))
         lb_sends = cast(LbSends, declared if declared in ("none", "v1", "v2") else "none")

@@ -1,4 +1,4 @@
-"""The probe matrix, the demo and the TLS scenarios on Envoy Gateway's own translation, per pinned release.
+"""The probe matrix, the demo and the TLS probe scenarios on Envoy Gateway's translation, per pinned release.
 
 With ``--eg`` the lab serves the statuses EG's translator computes and each Gateway's Envoy runs the xDS
 EG produced (egdoctor_lab/eg/); only what a loopback machine needs is rewritten
@@ -19,7 +19,7 @@ import pytest
 from egdoctor_lab.eg.releases import RELEASES
 from tests.test_scenarios import EXPECTATIONS, check_expectation
 
-# The probe matrix (one row each), the demo and the TLS scenarios.
+# The probe matrix (one row each); the demo and the TLS probe scenarios are added below.
 PROBE_MATRIX = {
     "probe-direct-v2-strict",
     "probe-direct-lb-plain",
@@ -51,7 +51,13 @@ def _selected() -> list[Any]:
     for param in EXPECTATIONS:
         path, expect = param.values
         name = Path(path).stem
-        wanted = name == "demo" or name.startswith(("tls-", "probe-tls-")) or name in PROBE_MATRIX
+        # Scenarios without a data path add nothing here: drift 0 (tests/eg/test_drift.py) already says
+        # their statuses are EG's, and egdoctor reads nothing else from them.
+        wanted = (
+            name in ("demo", "probe-https-only-direct")
+            or name.startswith("probe-tls-")
+            or name in PROBE_MATRIX
+        )
         wanted = wanted and name not in EG_STALE
         # The access-log (default) and route observers; the other variants test egdoctor, not EG.
         if (

@@ -21,6 +21,7 @@ from typing import Any
 from egdoctor.checks.registry import CheckContext, check
 from egdoctor.findings.codes import make_finding
 from egdoctor.findings.model import Finding, GatewayRef, ObjectRef, Severity
+from egdoctor.model.ctp_claims import PORT_OVERLAP
 from egdoctor.model.selectors import selector_is_empty, selector_matches
 from egdoctor.model.topology import (
     EG_CONTROLLER,
@@ -28,7 +29,6 @@ from egdoctor.model.topology import (
     ClientIP,
     GatewayKey,
     GatewayView,
-    ListenerView,
     policy_targets,
 )
 from egdoctor.snapshot.kinds import GW, ROUTE_KINDS
@@ -151,11 +151,29 @@ def _annotation_state(ci: ClientIP) -> str:
     )
 
 
-def _shares_proxy_port(gv: GatewayView, lv: ListenerView) -> bool:
-    # Envoy Gateway puts the PROXY listener filter on the Envoy listener, one per port
-    # (internal/xds/translator/proxy_protocol.go), so Gateway listeners on the same port share it.
-    return any(
-        o.name != lv.name and o.port == lv.port and o.client_ip.proxy_protocol != "off" for o in gv.listeners
+def _proxy_ctp(gv: GatewayView, ci: ClientIP) -> Obj | None:
+    """The CTP whose proxyProtocol is in force on the listener's port: its own, or the one of the listener
+    that put the PROXY filter on the shared port (model/topology.py _proxy_per_port)."""
+    if ci.proxy_from is not None:
+        source = gv.listener(ci.proxy_from)
+        return source.client_ip.ctp if source is not None else None
+    return ci.ctp
+
+
+def _not_applied(ci: ClientIP) -> str:
+    """Why the listener's ClientTrafficPolicy is not (fully) in force, or ""."""
+    if ci.ctp is None or ci.applied == "all":
+        return ""
+    first = (ci.ctp_error or "").strip().splitlines()[0] if ci.ctp_error else ""
+    if ci.applied == "nothing":
+        return (
+            f"ClientTrafficPolicy {obj_text(ci.ctp)} claims this listener but Envoy Gateway applies none "
+            f"of it here ({first}), and a Gateway-wide policy does not fill in for it"
+        )
+    return (
+        f"ClientTrafficPolicy {obj_text(ci.ctp)} failed on this listener ({first}): Envoy Gateway "
+        "applies its clientIPDetection but not its proxyProtocol here, and answers every route of the "
+        "listener with HTTP 500"
     )
 
 
@@ -180,8 +198,9 @@ def proxy_mismatch_issues(ctx: CheckContext, gv: GatewayView) -> list[tuple[str,
     out: list[tuple[str, Issue]] = []
     for lv in gv.listeners:
         ci = lv.client_ip
-        if ci.proxy_protocol != "off" and ci.lb_proxy == "none" and ci.ctp is not None:
-            ctp = _ctp_name(ci)
+        source = _proxy_ctp(gv, ci)
+        if ci.proxy_protocol != "off" and ci.lb_proxy == "none" and source is not None:
+            ctp = obj_text(source)
             if ci.proxy_protocol == "strict":
                 effect = (
                     "Envoy drops every connection that arrives through the load balancer without a PROXY "
@@ -210,8 +229,8 @@ def proxy_mismatch_issues(ctx: CheckContext, gv: GatewayView) -> list[tuple[str,
                     lv.name,
                     Issue(
                         "EGD304",
-                        (_ctp_key(ci), ci.proxy_protocol, ci.lb_raw),
-                        ci.ctp.ref,
+                        (source.key, ci.proxy_protocol, ci.lb_raw),
+                        source.ref,
                         {
                             "ctp": ctp,
                             "pp": ci.proxy_protocol,
@@ -225,16 +244,26 @@ def proxy_mismatch_issues(ctx: CheckContext, gv: GatewayView) -> list[tuple[str,
                     ),
                 )
             )
-        elif ci.proxy_protocol == "off" and ci.lb_proxy in ("v1", "v2") and not _shares_proxy_port(gv, lv):
+        elif ci.proxy_protocol == "off" and ci.lb_proxy in ("v1", "v2"):
             ns, name = gv.key
-            if ci.ctp is not None:
+            broken = _not_applied(ci)
+            if broken:
+                ctp_state = broken
+            elif ci.ctp is not None:
                 ctp_state = f"ClientTrafficPolicy {_ctp_name(ci)} does not enable it"
             else:
                 ctp_state = "no ClientTrafficPolicy enables it"
             # Other listeners that parse PROXY need the annotation: then only this listener's policy is wrong.
             others_use_proxy = any(o.client_ip.proxy_protocol != "off" for o in gv.listeners)
-            remove_annotation = expect == "xff" or (expect is None and not others_use_proxy)
-            if expect == "xff":
+            remove_annotation = not broken and (expect == "xff" or (expect is None and not others_use_proxy))
+            if broken:
+                fix = (
+                    f"fix what ClientTrafficPolicy {_ctp_name(ci)} reports in its status (EGD303, "
+                    f"`kubectl describe clienttrafficpolicy -n {ci.ctp.namespace if ci.ctp else ns} "
+                    f"{ci.ctp.name if ci.ctp else ''}`): the load balancer is right, the policy is not "
+                    "applied"
+                )
+            elif expect == "xff":
                 fix = (
                     f"XFF mode is expected: remove {PROXY_PROTOCOL_ANNOTATION} from the Envoy Service "
                     f"{obj_text(svc)} so the load balancer passes plain TCP (see EGD314)"
@@ -398,7 +427,19 @@ def clientip_missing(ctx: CheckContext) -> Iterator[Finding]:
                 continue  # a dump without ClientTrafficPolicies says nothing about whether one exists
             if ci.proxy_protocol != "off" or ci.xff or ci.custom_header or ci.lb_sends_proxy:
                 continue
-            if ci.ctp is not None:
+            broken = _not_applied(ci)
+            detection = as_map(ci.ctp.spec.get("clientIPDetection")) if ci.ctp is not None else {}
+            direct_source = "directSourceIP" in detection
+            if broken:
+                detail = f" ({broken}; see EGD303)"
+                this_fix = f"fix what ClientTrafficPolicy {_ctp_name(ci)} reports in its status (see EGD303)"
+            elif ci.ctp is not None and direct_source:
+                detail = (
+                    f" (ClientTrafficPolicy {obj_text(ci.ctp)} sets clientIPDetection.directSourceIP, which "
+                    "takes the peer address: behind the load balancer that is the load balancer)"
+                )
+                this_fix = f"replace directSourceIP in ClientTrafficPolicy {obj_text(ci.ctp)} with {settings}"
+            elif ci.ctp is not None:
                 detail = (
                     f" (ClientTrafficPolicy {obj_text(ci.ctp)} applies but sets neither proxyProtocol nor "
                     "clientIPDetection)"
@@ -550,7 +591,8 @@ def ctp_status(ctx: CheckContext) -> Iterator[Finding]:
                     and _spec_target_missing(ctx, (ns, name), section)
                 ):
                     continue  # EGD302 names the missing listener from the spec
-                effect, fix = _rejection_advice(ctx, ctp, (ns, name), reason)
+                message = str(accepted.get("message", ""))
+                effect, fix = _rejection_advice(ctx, ctp, (ns, name), reason, message)
                 yield make_finding(
                     "EGD303",
                     subject=ctp.ref,
@@ -583,7 +625,9 @@ def ctp_status(ctx: CheckContext) -> Iterator[Finding]:
                 )
 
 
-def _rejection_advice(ctx: CheckContext, ctp: Obj, key: GatewayKey, reason: str) -> tuple[str, str]:
+def _rejection_advice(
+    ctx: CheckContext, ctp: Obj, key: GatewayKey, reason: str, message: str = ""
+) -> tuple[str, str]:
     describe = f"`kubectl describe clienttrafficpolicy -n {ctp.namespace} {ctp.name}`"
     if reason == "Conflicted":
         gv = ctx.topology.gateways.get(key)
@@ -600,10 +644,22 @@ def _rejection_advice(ctx: CheckContext, ctp: Obj, key: GatewayKey, reason: str)
             f"keep one ClientTrafficPolicy per Gateway or listener: move the settings of {obj_text(ctp)} "
             f"into the attached one{winner} and delete {obj_text(ctp)}",
         )
-    if reason == "Invalid":
+    if reason == "Invalid" and PORT_OVERLAP in message:
         return (
-            "; while it is Invalid, Envoy Gateway answers every route on the affected listeners with "
-            "HTTP 500",
+            "; Envoy Gateway applies none of it to that listener, and a Gateway-wide ClientTrafficPolicy "
+            "does not apply there either: the listener (and every plain-HTTP listener on its port) runs "
+            "without PROXY protocol or client-IP detection",
+            "target the whole Gateway instead of one of several plain-HTTP listeners that share a port, or "
+            f"give the listeners their own ports ({describe})",
+        )
+    if reason == "Invalid":
+        tls_only = all(line.startswith("TLS:") for line in message.splitlines() if line.strip())
+        where = "the affected listeners"
+        if tls_only and message.strip():
+            where = "the listeners that terminate TLS"
+        return (
+            f"; Envoy Gateway answers every route on {where} with HTTP 500 and applies its clientIPDetection "
+            "there but not its proxyProtocol",
             f"fix the field the message names ({describe})",
         )
     if reason == "TargetNotFound":

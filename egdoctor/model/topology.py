@@ -6,15 +6,16 @@ Pure functions of the snapshot; nothing here fetches or renders.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from egdoctor.model import hostnames
+from egdoctor.model.ctp_claims import claim_listeners
 from egdoctor.model.selectors import selector_is_empty, selector_matches
 from egdoctor.snapshot.kinds import GW, OWNING_GATEWAY_NAME, OWNING_GATEWAY_NAMESPACE, ROUTE_KINDS
 from egdoctor.snapshot.model import Snapshot
-from egdoctor.snapshot.objects import Obj, as_list, as_map, conditions
+from egdoctor.snapshot.objects import Obj, as_list, as_map
 
 EG_CONTROLLER = "gateway.envoyproxy.io/gatewayclass-controller"
 PROXY_PROTOCOL_ANNOTATION = "loadbalancer.openstack.org/proxy-protocol"
@@ -61,6 +62,15 @@ class ClientIP:
     lb_raw: str | None  # the annotation value as written
     # False when ClientTrafficPolicies could not be read: then no mode can be stated, only "unknown"
     ctp_known: bool = True
+    # How much of the CTP takes effect on this listener (ctp_claims.py): "all", "client-ip-detection-only"
+    # (its translation failed: no PROXY protocol, routes answer 500) or "nothing" (port overlap)
+    applied: str = "all"
+    ctp_error: str | None = None
+    # The listener on the same port whose CTP put the PROXY filter on the port, when it is another one
+    # (Envoy Gateway builds one Envoy listener, so one listener-filter chain, per port)
+    proxy_from: str | None = None
+    # numTrustedHops as written (0 behaves like 1: both mean "the last address")
+    xff_hops_written: int | None = None
 
     @property
     def xff(self) -> bool:
@@ -208,8 +218,10 @@ def _parent_status(route: Obj, ref: Mapping[str, Any]) -> Mapping[str, Any] | No
     return None
 
 
-def _ctp_settings(ctp: Obj | None) -> tuple[str, bool, int | None, tuple[str, ...], str | None]:
-    if ctp is None:
+def _ctp_settings(
+    ctp: Obj | None, applied: str = "all"
+) -> tuple[str, bool, int | None, tuple[str, ...], str | None]:
+    if ctp is None or applied == "nothing":
         return "off", False, None, (), None
     spec = ctp.spec
     pp_field = spec.get("proxyProtocol")
@@ -221,6 +233,8 @@ def _ctp_settings(ctp: Obj | None) -> tuple[str, bool, int | None, tuple[str, ..
         proxy, deprecated = "strict", True
     else:
         proxy, deprecated = "off", False
+    if applied == "client-ip-detection-only":
+        proxy, deprecated = "off", False
     xff = as_map(as_map(spec.get("clientIPDetection")).get("xForwardedFor"))
     hops = xff.get("numTrustedHops")
     hops = hops if isinstance(hops, int) and not isinstance(hops, bool) else None
@@ -230,11 +244,12 @@ def _ctp_settings(ctp: Obj | None) -> tuple[str, bool, int | None, tuple[str, ..
 
 
 def policy_targets(policy: Obj) -> list[Mapping[str, Any]]:
-    refs = [r for r in as_list(policy.spec.get("targetRefs")) if isinstance(r, Mapping)]
+    """The policy's targetRefs; with the deprecated targetRef set, that one alone, as Envoy Gateway reads it
+    (api/v1alpha1/policy_helpers.go GetTargetRefs; from v1.8 the CRD refuses both at once)."""
     single = policy.spec.get("targetRef")
     if isinstance(single, Mapping):
-        refs.append(single)
-    return refs
+        return [single]
+    return [r for r in as_list(policy.spec.get("targetRefs")) if isinstance(r, Mapping)]
 
 
 def ctp_gateway_targets(ctp: Obj, gateways: Mapping[GatewayKey, Obj]) -> list[tuple[GatewayKey, str | None]]:
@@ -247,46 +262,24 @@ def ctp_gateway_targets(ctp: Obj, gateways: Mapping[GatewayKey, Obj]) -> list[tu
     for sel in as_list(ctp.spec.get("targetSelectors")):
         if not isinstance(sel, Mapping) or sel.get("kind", "Gateway") != "Gateway":
             continue
-        if selector_is_empty(sel):
-            continue  # an empty policy selector selects nothing
         for key, gw in gateways.items():
-            if key[0] == ctp.namespace and selector_matches(sel, gw.labels):
+            # An empty selector selects every Gateway of the namespace: EG builds an empty LabelSelector
+            # from it (internal/gatewayapi/helpers.go getPolicyTargetRefs).
+            if key[0] == ctp.namespace and (selector_is_empty(sel) or selector_matches(sel, gw.labels)):
                 out.append((key, None))
     return out
 
 
-def _rejected_for(ctp: Obj, key: GatewayKey, section: str | None) -> bool:
-    """The controller said this CTP does not apply to this target (Accepted=False)."""
-    for anc in as_list(ctp.status.get("ancestors")):
-        if not isinstance(anc, Mapping):
-            continue
-        ref = as_map(anc.get("ancestorRef"))
-        if (str(ref.get("namespace") or ctp.namespace), str(ref.get("name"))) != key:
-            continue
-        if ref.get("sectionName") not in (None, section):
-            continue
-        accepted = conditions(anc).get("Accepted")
-        if accepted is not None and accepted.get("status") == "False":
-            return True
-    return False
-
-
 def effective_ctp(
-    ctps: list[tuple[Obj, GatewayKey, str | None]], key: GatewayKey, listener: str
+    ctps: list[tuple[Obj, GatewayKey, str | None]],
+    key: GatewayKey,
+    listener: str,
+    listeners: Sequence[tuple[str, bool]] | None = None,
 ) -> Obj | None:
-    """The CTP that configures a listener: a section-targeted CTP wins over a Gateway-wide one; among equals
-    the oldest (creationTimestamp, then name) wins, as Envoy Gateway orders policies."""
-    section = sorted(
-        (c for c, k, s in ctps if k == key and s == listener and not _rejected_for(c, key, listener)),
-        key=lambda c: (c.creation, c.name),
-    )
-    if section:
-        return section[0]
-    whole = sorted(
-        (c for c, k, s in ctps if k == key and s is None and not _rejected_for(c, key, None)),
-        key=lambda c: (c.creation, c.name),
-    )
-    return whole[0] if whole else None
+    """The CTP that claims a listener (ctp_claims.py), or None. ``listeners`` are the Gateway's
+    (name, terminates TLS) pairs; without them only ``listener`` is considered."""
+    claim = claim_listeners(ctps, key, listeners or [(listener, False)]).get(listener)
+    return claim.ctp if claim is not None else None
 
 
 def lb_proxy_mode(service: Obj | None) -> tuple[str, str | None]:
@@ -313,6 +306,33 @@ def envoy_services_for(snapshot: Snapshot, gw: Obj) -> tuple[Obj, ...]:
         if s.labels.get(OWNING_GATEWAY_NAME) == gw.name
         and s.labels.get(OWNING_GATEWAY_NAMESPACE) == gw.namespace
     )
+
+
+def _terminates_tls(spec: Mapping[str, Any]) -> bool:
+    return str(spec.get("protocol", "")).upper() in ("HTTPS", "TLS") and (
+        as_map(spec.get("tls")).get("mode", "Terminate") == "Terminate"
+    )
+
+
+def _proxy_per_port(listeners: Sequence[ListenerView]) -> list[ListenerView]:
+    """Envoy Gateway builds one Envoy listener per port, and the first Gateway listener on it (in spec
+    order) that enables PROXY protocol puts the filter on the whole port
+    (internal/xds/translator/proxy_protocol.go patchProxyProtocolFilter): every listener on that port
+    then expects the header, strict or optional as that first one says."""
+    first: dict[int | None, ListenerView] = {}
+    for lv in listeners:
+        if lv.client_ip.proxy_protocol != "off" and lv.port not in first:
+            first[lv.port] = lv
+    out = []
+    for lv in listeners:
+        source = first.get(lv.port)
+        if source is not None and source.name != lv.name:
+            cip = replace(
+                lv.client_ip, proxy_protocol=source.client_ip.proxy_protocol, proxy_from=source.name
+            )
+            lv = replace(lv, client_ip=cip)
+        out.append(lv)
+    return out
 
 
 def build_topology(snapshot: Snapshot) -> Topology:
@@ -359,15 +379,32 @@ def build_topology(snapshot: Snapshot) -> Topology:
         listener_status = {
             str(ls.get("name")): ls for ls in as_list(gw.status.get("listeners")) if isinstance(ls, Mapping)
         }
+        specs = [s for s in as_list(gw.spec.get("listeners")) if isinstance(s, Mapping)]
+        claims = claim_listeners(
+            ctp_targets, key, [(str(s.get("name", "")), _terminates_tls(s)) for s in specs]
+        )
         listeners = []
-        for spec in as_list(gw.spec.get("listeners")):
-            if not isinstance(spec, Mapping):
-                continue
+        for spec in specs:
             name = str(spec.get("name", ""))
-            effective = effective_ctp(ctp_targets, key, name)
-            proxy, deprecated, hops, cidrs, header = _ctp_settings(effective)
+            claim = claims.get(name)
+            effective = claim.ctp if claim is not None else None
+            applied = claim.applied if claim is not None else "all"
+            proxy, deprecated, hops, cidrs, header = _ctp_settings(effective, applied)
             client_ip = ClientIP(
-                effective, proxy, deprecated, hops, cidrs, header, lb_mode, lb_raw, ctp_known=ctp_readable
+                effective,
+                proxy,
+                deprecated,
+                # numTrustedHops 0 and 1 both become xff_num_trusted_hops 0 in Envoy
+                # (internal/xds/translator/listener.go xffNumTrustedHops)
+                1 if hops == 0 else hops,
+                cidrs,
+                header,
+                lb_mode,
+                lb_raw,
+                ctp_known=ctp_readable,
+                applied=applied,
+                ctp_error=claim.error if claim is not None else None,
+                xff_hops_written=hops,
             )
             port = spec.get("port")
             listeners.append(
@@ -382,7 +419,7 @@ def build_topology(snapshot: Snapshot) -> Topology:
                     client_ip=client_ip,
                 )
             )
-        draft[key] = GatewayView(gw, tuple(listeners), service, services)
+        draft[key] = GatewayView(gw, tuple(_proxy_per_port(listeners)), service, services)
 
     topo = Topology(draft, tuple(attachments), routes)
     # attach routes to listeners now that listener lookup works

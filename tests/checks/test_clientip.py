@@ -310,10 +310,15 @@ def test_301_hint_follows_the_expected_mode() -> None:
 
 
 def test_301_points_at_a_rejected_policy() -> None:
+    """A policy whose translation fails still claims its listeners, and Envoy Gateway applies its
+    clientIPDetection there but not its proxyProtocol (internal/gatewayapi/clienttrafficpolicy.go,
+    translateClientTrafficPolicyForListener, envoyproxy/gateway v1.9.1)."""
     rejected = ctp(DIRECT, status=ancestors(condition("Accepted", "False", "Invalid", "bad timeout")))
     d = diagnose(setup(rejected, svc=envoy_service()))
-    assert "not Accepted, see EGD303" in only(d, "EGD301").message
+    message = only(d, "EGD301").message
+    assert "failed on this listener (bad timeout)" in message and "see EGD303" in message
     assert "bad timeout" in only(d, "EGD303").message
+    assert "HTTP 500" in only(d, "EGD303").message
 
 
 def test_301_leaves_a_proxy_sending_lb_to_305() -> None:
