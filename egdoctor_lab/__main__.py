@@ -241,7 +241,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         # Surfaces object-level and spec.datapath problems before anything is spawned.
         LabApiServer.from_scenario(scenario)
         datapath_settings(scenario.settings)
-        rel = release(args.eg) if args.eg else None
+        wanted = args.eg or (str(scenario.settings["eg"]) if scenario.settings.get("eg") else None)
+        rel = release(wanted) if wanted else None
     except (ScenarioError, UnknownRelease) as exc:
         return _fail(str(exc), 2)
     if rel is not None:

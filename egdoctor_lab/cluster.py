@@ -147,7 +147,9 @@ class LabCluster:
         eg: str | None = None,
     ) -> None:
         self.scenario = scenario
-        # With a pinned Envoy Gateway release, its translator writes the statuses and configures Envoy.
+        # With a pinned Envoy Gateway release, its translator writes the statuses and configures Envoy. A
+        # scenario whose data path only EG's own configuration can express names one (spec.eg).
+        eg = eg or (str(scenario.settings["eg"]) if scenario.settings.get("eg") else None)
         self.eg = EgController(release(eg), kept_objects(scenario.settings)) if eg else None
         self.settings: DatapathSettings | None = datapath_settings(scenario.settings)
         objects = copy.deepcopy(scenario.objects)

@@ -18,6 +18,7 @@ from tests.conftest import SCENARIOS, has_datapath, lab_for, probe_args, run_cli
 
 # Default bound of a whole probe phase (--probe-timeout 3s); a scenario may set `probeWithin`.
 PROBE_PHASE_BOUND = 8.0
+EG_PROBE_PHASE_BOUND = 16.0
 _PLACEHOLDER = re.compile(r"\{([a-z0-9-]+)/([a-z0-9-]+)\.(lb|member|edge1|edge2)\}")
 
 
@@ -82,6 +83,9 @@ def check_expectation(
         result = run_cli(
             "check", "--kubeconfig", str(lab.kubeconfig_path), "-o", "json", *extra, *expect.get("args", [])
         )
+        if getattr(lab, "eg", None) is not None and bound is None:
+            # Envoy Gateway leaves Envoy's access-log flush at its default, 10 s: the observer waits for it.
+            bound = EG_PROBE_PHASE_BOUND
         if datapath:
             assert _egdoctor_objects(lab) == [], "egdoctor left objects in the cluster"
             expect = yaml.safe_load(_fill(yaml.safe_dump(expect), lab))

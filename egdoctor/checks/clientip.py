@@ -544,10 +544,11 @@ def ctp_targets(ctx: CheckContext) -> Iterator[Finding]:
                 continue
             if covered is not None and ns not in covered:
                 continue
+            # An empty selector selects every Gateway of the namespace (internal/gatewayapi/helpers.go).
             matched = [
                 k
                 for k, g in gateways.items()
-                if k[0] == ns and not selector_is_empty(sel) and selector_matches(sel, g.obj.labels)
+                if k[0] == ns and (selector_is_empty(sel) or selector_matches(sel, g.obj.labels))
             ]
             if not matched:
                 in_ns = sorted(k for k in gateways if k[0] == ns)

@@ -315,24 +315,44 @@ def _terminates_tls(spec: Mapping[str, Any]) -> bool:
 
 
 def _proxy_per_port(listeners: Sequence[ListenerView]) -> list[ListenerView]:
-    """Envoy Gateway builds one Envoy listener per port, and the first Gateway listener on it (in spec
-    order) that enables PROXY protocol puts the filter on the whole port
-    (internal/xds/translator/proxy_protocol.go patchProxyProtocolFilter): every listener on that port
-    then expects the header, strict or optional as that first one says."""
-    first: dict[int | None, ListenerView] = {}
+    """Envoy Gateway builds one Envoy listener per port (internal/xds/translator/translator.go
+    processHTTPListenerXdsTranslation). Plain-HTTP Gateway listeners on a port share its one HTTP connection
+    manager, which the first of them (spec order) creates with its own PROXY and client-IP settings; the
+    others only add routes. Listeners that terminate TLS each get a filter chain of their own, and the first
+    of them that enables PROXY protocol puts the filter on the whole port
+    (internal/xds/translator/proxy_protocol.go patchProxyProtocolFilter)."""
+    by_port: dict[int | None, list[ListenerView]] = {}
     for lv in listeners:
-        if lv.client_ip.proxy_protocol != "off" and lv.port not in first:
-            first[lv.port] = lv
-    out = []
-    for lv in listeners:
-        source = first.get(lv.port)
-        if source is not None and source.name != lv.name:
-            cip = replace(
-                lv.client_ip, proxy_protocol=source.client_ip.proxy_protocol, proxy_from=source.name
-            )
-            lv = replace(lv, client_ip=cip)
-        out.append(lv)
-    return out
+        by_port.setdefault(lv.port, []).append(lv)
+    shaped: dict[str, ListenerView] = {}
+    for group in by_port.values():
+        plain = [lv for lv in group if not _terminates_tls(lv.spec)]
+        if plain:
+            first = plain[0]
+            for lv in plain[1:]:
+                src = first.client_ip
+                cip = replace(
+                    lv.client_ip,
+                    proxy_protocol=src.proxy_protocol,
+                    xff_hops=src.xff_hops,
+                    trusted_cidrs=src.trusted_cidrs,
+                    custom_header=src.custom_header,
+                    proxy_from=first.name,
+                )
+                shaped[lv.name] = replace(lv, client_ip=cip)
+        proxied = next((lv for lv in group if lv.client_ip.proxy_protocol != "off"), None)
+        if proxied is None or (plain and proxied in plain[1:]):
+            continue
+        for lv in group:
+            current = shaped.get(lv.name, lv)
+            if lv.name != proxied.name and current.client_ip.proxy_protocol == "off":
+                cip = replace(
+                    current.client_ip,
+                    proxy_protocol=proxied.client_ip.proxy_protocol,
+                    proxy_from=proxied.name,
+                )
+                shaped[lv.name] = replace(current, client_ip=cip)
+    return [shaped.get(lv.name, lv) for lv in listeners]
 
 
 def build_topology(snapshot: Snapshot) -> Topology:
