@@ -131,16 +131,11 @@ def scenario_drift(
             out.append(Difference(**{**diff.__dict__, "explained": why}) if why else diff)
     for rejected in translation.rejected:
         obj = str(rejected.get("object"))
+        why = keep.get(obj, "") or next(
+            (e.why for e in explained if e.covers(release, obj, "object", "-", "schema")), ""
+        )
         out.append(
-            Difference(
-                obj,
-                "object",
-                "-",
-                "schema",
-                "served",
-                f"rejected: {rejected.get('error')}",
-                keep.get(obj, ""),
-            )
+            Difference(obj, "object", "-", "schema", "served", f"rejected: {rejected.get('error')}", why)
         )
     return out
 
