@@ -25,6 +25,9 @@ _PAGE = 500
 _MAX_ROUNDS = 4
 # Above this many namespaces one cluster-wide list is cheaper than one list per namespace.
 _NAMESPACE_FANOUT_LIMIT = 12
+# Scopes whose objects sit where the read Gateways and routes point, so that a forbidden cluster-wide
+# list can be retried namespace by namespace. Routes and Gateways themselves could be anywhere.
+_FALLBACK = frozenset({Scope.ENVOY_SERVICE, Scope.GATEWAYS, Scope.BACKENDS})
 
 
 class ClusterUnavailable(Exception):
@@ -126,7 +129,9 @@ class ClusterReader:
         self.workers = workers
         self.served: dict[str, str] = {}  # KindSpec.name -> version
         self.problems: list[AccessProblem] = []
-        self._envoy_per_namespace = False
+        # inputs whose cluster-wide list was forbidden: retried in the namespaces that matter (where the
+        # read Gateways and routes point); the denial is reported only when no retry could be planned
+        self._forbidden_wide: dict[str, AccessProblem] = {}
 
     # -- transport ------------------------------------------------------------------------------------
     def _get(self, path: str, query: Mapping[str, str] | None = None) -> _Response:
@@ -278,12 +283,15 @@ class ClusterReader:
             for key, result in zip(todo, results, strict=True):
                 done.add(key)
                 if isinstance(result, AccessProblem):
-                    if key[0] == "EnvoyService" and key[1] is None and result.reason == "forbidden":
-                        self._envoy_per_namespace = True
+                    if key[1] is None and result.reason == "forbidden" and _may_retry(key[0]):
+                        self._forbidden_wide[key[0]] = result
                         continue  # retried per namespace in the next round; only those failures matter
                     self.problems.append(result)
                 else:
                     data[key] = result
+        for name, problem in self._forbidden_wide.items():
+            if not any(n == name and ns is not None for n, ns in done):
+                self.problems.append(problem)  # no namespace to retry in: the denial itself is the answer
         raw: dict[str, list[Mapping[str, Any]]] = {}
         for (name, _ns), items in data.items():
             raw.setdefault(name, []).extend(items)
@@ -301,19 +309,11 @@ class ClusterReader:
         def items(name: str) -> list[Mapping[str, Any]]:
             return [o for (n, _), objs in data.items() if n == name for o in objs]
 
-        if asked is None:
-            wanted_all = {(name, None) for name in inputs if KINDS[name].scope is not Scope.LISTENER_SECRETS}
-            return wanted_all | {
-                (name, ns)
-                for name in inputs
-                if KINDS[name].scope is Scope.LISTENER_SECRETS
-                for ns in _certificate_namespaces(items("Gateway"))
-            }
         routes = [r for kind in ROUTE_KINDS for r in items(kind)]
         gateways = items("Gateway")
-        gateway_ns = set(asked)
-        route_ns = set(asked)
-        backend_ns = set(asked)
+        gateway_ns = set(asked or ())
+        route_ns = set(asked or ())
+        backend_ns = set(asked or ())
         secret_ns: set[str] = set()
         for route in routes:
             rns = str(dig(route, "metadata", "namespace", default=""))
@@ -333,8 +333,27 @@ class ClusterReader:
                 for ref in as_list(dig(listener, "tls", "certificateRefs")):
                     if isinstance(ref, Mapping):
                         secret_ns.add(str(ref.get("namespace") or gns))
+        fallback = {
+            Scope.ENVOY_SERVICE: gateway_ns | {ENVOY_GATEWAY_SYSTEM},
+            Scope.GATEWAYS: gateway_ns,
+            Scope.BACKENDS: backend_ns | gateway_ns,
+        }
+        retries: set[tuple[str, str | None]] = {
+            (name, ns)
+            for name in self._forbidden_wide
+            if len(fallback[KINDS[name].scope]) <= _NAMESPACE_FANOUT_LIMIT
+            for ns in fallback[KINDS[name].scope]
+            if ns
+        }
+        if asked is None:
+            # Secrets are listed only where a listener points (see below), even with -A.
+            secrets = {
+                (n, ns) for n in inputs if KINDS[n].scope is Scope.LISTENER_SECRETS for ns in secret_ns
+            }
+            wide = {(n, None) for n in inputs if KINDS[n].scope is not Scope.LISTENER_SECRETS}
+            return wide | retries | {(n, ns) for n, ns in secrets if ns}
         gateways_in_asked = any(dig(g, "metadata", "namespace") in asked for g in gateways)
-        wanted: set[tuple[str, str | None]] = set()
+        wanted = set(retries)
         for name in inputs:
             spec = KINDS[name]
             if spec.scope is Scope.CLUSTER:
@@ -351,23 +370,15 @@ class ClusterReader:
                 # carries the private keys over the wire even though they are dropped on arrival.
                 wanted |= {(name, ns) for ns in secret_ns}
             elif spec.scope is Scope.ENVOY_SERVICE:
+                # Customers rarely may list Services cluster-wide: a denial is retried where Envoy
+                # Gateway puts them (its own namespace, or the Gateway's in GatewayNamespace deploy mode).
                 wanted.add((name, None))
-                if self._envoy_per_namespace:
-                    # Customers rarely may list Services cluster-wide: look where Envoy Gateway puts them
-                    # (its own namespace, or the Gateway's namespace in GatewayNamespace deploy mode).
-                    wanted |= {(name, ns) for ns in gateway_ns | {ENVOY_GATEWAY_SYSTEM}}
         return wanted
 
 
-def _certificate_namespaces(gateways: Iterable[Mapping[str, Any]]) -> set[str]:
-    out: set[str] = set()
-    for gw in gateways:
-        gns = str(dig(gw, "metadata", "namespace", default=""))
-        for listener in as_list(dig(gw, "spec", "listeners")):
-            for ref in as_list(dig(listener, "tls", "certificateRefs")):
-                if isinstance(ref, Mapping):
-                    out.add(str(ref.get("namespace") or gns))
-    return {ns for ns in out if ns}
+def _may_retry(name: str) -> bool:
+    # Gateways are where the fallback looks, so a denied Gateway list cannot fall back to itself.
+    return KINDS[name].scope in _FALLBACK and name != "Gateway"
 
 
 def _for_input(
