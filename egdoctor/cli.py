@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # the probe modules load only when probes run
     from egdoctor.probes.model import ProbeReport
     from egdoctor.probes.plan import ProbeOptions
     from egdoctor.snapshot.cluster import Connection
+    from egdoctor.snapshot.model import Snapshot
 
 app = typer.Typer(
     name="egdoctor",
@@ -261,6 +262,7 @@ def check(
             sys.stderr.write("egdoctor: interrupted\n")
             raise typer.Exit(130) from None
 
+    _refuse_absent_namespaces(snapshot)
     diagnosis = run_checks(snapshot, options, {} if probes_only else checks)
     from egdoctor.report.view import Report
 
@@ -275,6 +277,20 @@ def check(
     if diagnosis.could_not_run:
         sys.stderr.write(f"egdoctor: the diagnosis could not run: {diagnosis.could_not_run}\n")
     raise typer.Exit(report.exit_code)
+
+
+def _refuse_absent_namespaces(snapshot: Snapshot) -> None:
+    from egdoctor.snapshot.scope import absent_namespaces
+
+    absent = absent_namespaces(snapshot)
+    if not absent:
+        return
+    if snapshot.source.mode == "files":
+        raise _usage_error(f"namespace {absent[0]} not found: the --from-file input holds no object in it")
+    raise _usage_error(
+        f"namespace {absent[0]} not found in context {snapshot.source.context} "
+        "(`kubectl get namespaces` lists them)"
+    )
 
 
 @app.command("probe")

@@ -65,7 +65,7 @@ _CODES = [
         W,
         "Malformed object skipped",
         "{subject} is malformed and was skipped: {reason}",
-        "fix the object so it matches its API schema (`kubectl get -o yaml` it); the rest of the report ran",
+        "{fix}; {ran}",
     ),
     Code(
         "EGD005",

@@ -18,7 +18,8 @@ _SUFFIXES = {".yaml", ".yml", ".json"}
 
 
 class InputError(Exception):
-    """A path that cannot be read at all (a usage error, not a finding)."""
+    """A path that cannot be read at all, or inputs of which none holds an object (a usage error, not a
+    finding: a report on nothing would read as a pass)."""
 
 
 def expand(paths: Iterable[str]) -> list[Path]:
@@ -64,25 +65,57 @@ def _flatten(doc: Any) -> Iterator[Any]:
         yield doc
 
 
+def parse_problem(path: Path, exc: BaseException) -> str:
+    """`FILE:LINE:COLUMN: what` (1-based, like compilers), so an editor can jump to it."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        what = exc.problem or exc.context or "invalid YAML"
+        return f"{path}:{mark.line + 1}:{mark.column + 1}: {what}"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{path}:{exc.lineno}:{exc.colno}: {exc.msg}"
+    if isinstance(exc, yaml.reader.ReaderError):
+        return f"{path}: not a text file (a binary character at byte {exc.position})"
+    if isinstance(exc, RecursionError):
+        return f"{path}: nested too deeply to read"
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"{path}: {first}"
+
+
 def load_files(paths: Iterable[str], namespaces: frozenset[str] | None) -> Snapshot:
+    paths = list(paths)
     files = expand(paths)
     raw: dict[str, list[Mapping[str, Any]]] = {name: [] for name in KINDS}
     malformed: list[Malformed] = []
+    unreadable: list[str] = []  # why each file that gave no object gave none
+    objects = 0
     for path in files:
         try:
             docs = list(_documents(path))
         except (yaml.YAMLError, json.JSONDecodeError, OSError, UnicodeError, RecursionError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            malformed.append(Malformed(ObjectRef("File", None, str(path)), f"cannot parse: {first}"))
+            problem = parse_problem(path, exc)
+            unreadable.append(problem)
+            malformed.append(Malformed(ObjectRef("File", None, str(path)), f"cannot parse {problem}"))
             continue
-        for doc in docs:
+        found = 0
+        for number, doc in enumerate(docs, start=1):
             for item in _flatten(doc):
                 if not isinstance(item, Mapping) or not isinstance(item.get("kind"), str):
-                    malformed.append(Malformed(ObjectRef("File", None, str(path)), "a document without kind"))
+                    malformed.append(
+                        Malformed(ObjectRef("File", None, str(path)), f"document {number} has no kind")
+                    )
                     continue
+                found += 1
                 spec = spec_for_object(str(item.get("apiVersion", "")), item["kind"])
                 if spec is not None:
                     raw[spec.name].append(item)
+        if not found:
+            unreadable.append(f"{path}: no Kubernetes object (no document with a kind)")
+        objects += found
+    if not objects:
+        if not files:
+            raise InputError(f"--from-file {', '.join(paths)}: no .yaml, .yml or .json file in it")
+        more = f" (and {len(unreadable) - 1} more file(s))" if len(unreadable) > 1 else ""
+        raise InputError(f"--from-file: nothing to diagnose: {unreadable[0]}{more}")
     raw["EnvoyService"] = list(derive_envoy_services(raw))
     # A dump holds what its author exported: a kind with no object in it was probably not exported.
     held = {name for name, items in raw.items() if items}
