@@ -15,7 +15,10 @@ import pytest
 import yaml
 
 from tests.conftest import SCENARIOS, has_datapath, lab_for, probe_args, run_cli
+from tests.report_text import mark_problems, marked, verdict_problems, width_problems
 
+# The width the text report is held to (the issue's "no line longer than the terminal at COLUMNS=100").
+TEXT_WIDTH = 100
 # Default bound of a whole probe phase (--probe-timeout 3s); a scenario may set `probeWithin`.
 PROBE_PHASE_BOUND = 8.0
 _PLACEHOLDER = re.compile(r"\{([a-z0-9-]+)/([a-z0-9-]+)\.(lb|member|edge1|edge2)\}")
@@ -72,9 +75,9 @@ def test_scenario_expectation(scenario: Path, expect: dict[str, Any], tmp_path: 
     with lab_for(scenario, tmp_path) as lab:
         # Scenarios without a data path carry documentation addresses: never probe those.
         extra = probe_args(lab) if datapath else ["--no-probe"]
-        result = run_cli(
-            "check", "--kubeconfig", str(lab.kubeconfig_path), "-o", "json", *extra, *expect.get("args", [])
-        )
+        args = ["check", "--kubeconfig", str(lab.kubeconfig_path), *extra, *expect.get("args", [])]
+        result = run_cli(*args, "-o", "json")
+        text = run_cli(*args, env={"COLUMNS": str(TEXT_WIDTH)})
         if datapath:
             assert _egdoctor_objects(lab) == [], "egdoctor left objects in the cluster"
             expect = yaml.safe_load(_fill(yaml.safe_dump(expect), lab))
@@ -105,3 +108,17 @@ def test_scenario_expectation(scenario: Path, expect: dict[str, Any], tmp_path: 
         ]
         assert matches, f"no finding matches {want}; got:\n{detail}"
     assert report["summary"]["total"] == len(report["findings"])
+    _check_text(text.stdout.splitlines(), report, result.exit_code, expect.get("marks") or {})
+
+
+def _check_text(lines: list[str], report: dict[str, Any], exit_code: int, marks: dict[str, str]) -> None:
+    """The same run as text: verdict first, fitted to the width, marks that agree with what is under them
+    (and, where the scenario says, the mark of a named object)."""
+    problems = verdict_problems(lines, report, exit_code) + width_problems(lines, TEXT_WIDTH)
+    problems += mark_problems(lines)
+    problems += [
+        f"{prefix!r} is marked {marked(lines, prefix)}, expected {want}"
+        for prefix, want in marks.items()
+        if marked(lines, prefix) != want
+    ]
+    assert not problems, "\n".join(problems) + "\n\n" + "\n".join(lines)

@@ -682,6 +682,8 @@ class _GatewayFindings:
             also = [w for w in dict.fromkeys(wheres[1:]) if w != wheres[0]]
             if also and "message" in params:
                 params["message"] = params["message"] + f" (also on {join_words(also)})"
+            elif also and "outcome" in params:
+                params["outcome"] = params["outcome"] + f"; {join_words(also)} does not answer either"
             evidence.setdefault("where", list(dict.fromkeys(wheres)))
             out.append(make_finding(code, self.subject, gref, evidence, **params))
         return out

@@ -1,16 +1,11 @@
-"""How probe results appear in the reports: per Gateway, what was sent, what came back and what it
-proves, then the client IP Envoy observed next to this machine's address."""
+"""How probe results appear in the JSON report (the text report's are in terminal_probes.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rich.markup import escape
-
 from egdoctor.model.topology import GatewayView
-from egdoctor.probes.model import GatewayClientIP, ProbeReport, ProbeRow
-
-_MARK = {"ok": "[green]✓[/]", "bad": "[red]✗[/]", "info": "[dim]·[/]"}
+from egdoctor.probes.model import ProbeReport
 
 
 def probe_json(probes: ProbeReport | None) -> dict[str, Any]:
@@ -24,64 +19,3 @@ def gateway_probe_json(probes: ProbeReport | None, gv: GatewayView) -> dict[str,
     if verdict is None:
         return {"observedClientIP": None}
     return {"observedClientIP": verdict.observed, "clientIPVerified": verdict.verified}
-
-
-def _target(row: ProbeRow) -> str:
-    return f"{row.address}:{row.port}" if row.port is not None else ""
-
-
-def probe_lines(probes: ProbeReport | None, gv: GatewayView) -> list[str]:
-    """The probe block under a Gateway's header."""
-    if probes is None or probes.skipped:
-        return []
-    rows = probes.rows_for(gv.key)
-    verdict = probes.gateway(gv.key)
-    if not rows and verdict is None:
-        return []
-    lines: list[str] = []
-    dns = [r for r in rows if r.kind == "dns"]
-    if dns:
-        lines.append("  [bold]DNS[/]")
-        lines.extend(_line(r, r.sent) for r in dns)
-    groups: dict[str, list[ProbeRow]] = {}
-    for r in rows:
-        if r.kind != "dns":
-            groups.setdefault(_target(r), []).append(r)
-    width = max((len(r.sent) for r in rows if r.kind != "dns"), default=0)
-    width = min(width, 64)
-    for target, members in groups.items():
-        lines.append(f"  [bold]Probe {escape(target)}[/]  [dim](observer: {escape(probes.observer)})[/]")
-        lines.extend(_line(r, r.sent.ljust(width)) for r in members)
-    if verdict is not None:
-        lines.append("  " + client_ip_line(verdict))
-    return lines
-
-
-def _line(r: ProbeRow, sent: str) -> str:
-    return f"    {_MARK[r.verdict]} {escape(sent)} -> {escape(r.received)}   [dim]{escape(r.proves)}[/]"
-
-
-def client_ip_line(v: GatewayClientIP) -> str:
-    if v.observed is None:
-        return f"[yellow]?[/] {escape(v.summary)}"
-    mark = {True: "[green]✓[/]", False: "[red]✗[/]", None: "[yellow]?[/]"}[v.verified]
-    here = f"this machine: {v.this_machine}"
-    if v.expected and v.expected != v.this_machine:
-        here += f", expected: {v.expected}"
-    return f"{mark} Envoy observed client IP [bold]{escape(v.observed)}[/]  ({escape(here)})  {mark}"
-
-
-def probe_notes_lines(probes: ProbeReport | None) -> list[str]:
-    if probes is None:
-        return []
-    if probes.skipped:
-        return ["", *(f"[dim]{escape(n)}[/]" for n in probes.notes)]
-    if not probes.notes and not probes.rows:
-        return []
-    out = [
-        "",
-        f"[bold]Probes[/] [dim]{len(probes.rows)} row(s) in {probes.elapsed_s:.1f}s · observer: "
-        f"{escape(probes.observer)}[/]",
-    ]
-    out.extend(f"  [dim]- {escape(n)}[/]" for n in probes.notes)
-    return out

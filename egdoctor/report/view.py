@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from egdoctor import __version__
@@ -11,6 +12,7 @@ from egdoctor.checks.engine import Diagnosis
 from egdoctor.findings.model import Finding, Severity
 from egdoctor.model.topology import GatewayView, ListenerView
 from egdoctor.probes.model import ProbeReport
+from egdoctor.report.causes import root_causes
 from egdoctor.report.probe_view import gateway_probe_json, probe_json
 from egdoctor.report.tls_view import tls_json
 from egdoctor.snapshot.objects import as_list, conditions
@@ -24,10 +26,21 @@ class Report:
     extra: Mapping[str, Any] = field(default_factory=dict)  # later phases (probes) add their sections
     probes: ProbeReport | None = None
 
+    @cached_property
+    def root_causes(self) -> Mapping[int, int]:
+        """Index of each finding that is a consequence of another -> index of its root cause."""
+        return root_causes(self.findings)
+
+    @property
+    def causes(self) -> list[Finding]:
+        """The findings that are no consequence of another, most severe first: what to fix."""
+        return [f for i, f in enumerate(self.findings) if i not in self.root_causes]
+
     @property
     def counts(self) -> dict[str, int]:
+        """Per severity, each problem once: a consequence counts with its cause."""
         out = {s.value: 0 for s in (Severity.ERROR, Severity.WARNING, Severity.INFO)}
-        for f in self.findings:
+        for f in self.causes:
             out[f.severity.value] += 1
         return out
 

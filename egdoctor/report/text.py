@@ -1,0 +1,20 @@
+"""The one door for dynamic text into the terminal report: every string that comes from the cluster, the
+files or a probe passes through `t()` before it meets rich markup."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+
+from egdoctor.report.marks import Mark
+
+MARKS: dict[Mark, str] = {"ok": "[green]✓[/]", "warn": "[yellow]![/]", "bad": "[red]✗[/]"}
+GLYPHS: dict[Mark, str] = {"ok": "✓", "warn": "!", "bad": "✗"}
+
+
+def t(value: object) -> str:
+    """Untrusted text, made safe for rich markup."""
+    return escape(str(value))
+
+
+def mark(m: Mark) -> str:
+    return MARKS[m]
