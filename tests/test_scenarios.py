@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from tests.conftest import SCENARIOS, has_datapath, lab_for, probe_args, run_cli
+from tests.report_schema import schema_problems
 from tests.report_text import mark_problems, marked, verdict_problems, width_problems
 
 # The width the text report is held to (the "no line longer than the terminal at COLUMNS=100").
@@ -82,6 +83,8 @@ def test_scenario_expectation(scenario: Path, expect: dict[str, Any], tmp_path: 
             assert _egdoctor_objects(lab) == [], "egdoctor left objects in the cluster"
             expect = yaml.safe_load(_fill(yaml.safe_dump(expect), lab))
     report = result.json
+    problems = schema_problems(report)
+    assert not problems, "the report breaks docs/report.schema.json:\n" + "\n".join(problems)
     if datapath and "--no-probe" not in expect.get("args", []):
         bound = float(expect.get("probeWithin", PROBE_PHASE_BOUND))
         assert report["probeElapsedSeconds"] <= bound, f"probe phase took {report['probeElapsedSeconds']}s"

@@ -40,9 +40,9 @@ _CODES = [
         "EGD001",
         E,
         "Cannot reach or authenticate to the API server",
-        "cannot use the API server {server} (context {context}): {reason}",
-        "check the kubeconfig, the context and the network path to the API server; `kubectl --context "
-        "{context} get ns` should work first",
+        "cannot use the API server{where}: {reason}",
+        "check the kubeconfig, the context and the network path to the API server; `{kubectl} get ns` "
+        "should work first",
     ),
     Code(
         "EGD002",

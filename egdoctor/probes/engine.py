@@ -22,6 +22,7 @@ from egdoctor.checks.engine import Diagnosis
 from egdoctor.findings.codes import make_finding
 from egdoctor.findings.model import Finding, GatewayRef, ObjectRef
 from egdoctor.model.topology import ClientIP
+from egdoctor.pool import parallel_map
 from egdoctor.probes import proxy_protocol as pp
 from egdoctor.probes.discriminator import PortState, describe, in_ranges, judge_pair, kind_of, marker_for
 from egdoctor.probes.dns_check import DnsOutcome, check_names, make_resolver, resolve
@@ -406,8 +407,7 @@ def run_probes(
     if resolver is not None:
         # A Gateway the allow-list keeps out is not examined live at all, DNS included.
         jobs = [(gt, name, lv) for gt in targets if gt.addresses for name, lv in gt.names]
-        with ThreadPoolExecutor(MAX_WORKERS) as pool:
-            answers = list(pool.map(lambda j: resolve(j[1], resolver), jobs))
+        answers = parallel_map(lambda j: resolve(j[1], resolver), jobs, MAX_WORKERS)
         for gt in targets:
             mine = [(name, lv, res) for (g, name, lv), res in zip(jobs, answers, strict=True) if g is gt]
             out = check_names(gt, mine, resolver_label)
@@ -712,6 +712,7 @@ def _row(
         elapsed_s=r.elapsed_s if r is not None else None,
         verdict=verdict,  # type: ignore[arg-type]
         kind=s.kind,
+        tls=s.target.protocol == "HTTPS",
     )
 
 
@@ -1259,13 +1260,15 @@ def _tls_rows(
                 replace(
                     _row(
                         first,
-                        "certificate",
+                        "trusted and as its Secret holds" if verdict.ok else verdict.problem,
                         verdict.detail,
                         "ok" if verdict.ok else "bad",
                         listener=th.listener.name,
                     ),
-                    kind="tls",
-                    sent=f"certificate for SNI {th.hostname}",
+                    kind="cert",
+                    outcome="certificate",
+                    status=None,
+                    sent=f"served certificate for SNI {th.hostname}",
                 )
             )
             if not verdict.ok:
@@ -1317,7 +1320,7 @@ def _client_ip_verdict(
         lname = s.target.listener.name
         evidence = {"observed": observed, "expected": expected, "path": how}
         if same is True:
-            summary = f"Envoy observed client IP {observed} ({whose}: {expected}) ✓"
+            summary = f"Envoy observed client IP {observed} ({whose}: {expected}), as expected"
             verified: bool | None = True
             if not wrong_hops:
                 gf.add(
@@ -1350,7 +1353,7 @@ def _client_ip_verdict(
                 fix="pass --expect-client-ip with this machine's public address to verify",
             )
         else:
-            summary = f"Envoy observed client IP {observed} ({whose}: {expected}) ✗"
+            summary = f"Envoy observed client IP {observed} ({whose}: {expected}), not the expected one"
             verified = False
             if not wrong_hops:
                 direct = _norm_ip(s.observation.direct) if s.observation else None

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from egdoctor.pool import parallel_map
 from egdoctor.snapshot.assemble import assemble
 from egdoctor.snapshot.kinds import KINDS, ROUTE_KINDS, KindSpec, Scope
 from egdoctor.snapshot.model import AccessProblem, Snapshot, Source
@@ -52,7 +52,10 @@ def connect(kubeconfig: str | None, context: str | None, request_timeout: float)
     from kubernetes.config.config_exception import ConfigException
 
     cfg = client.Configuration()
-    path = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+    env = os.environ.get("KUBECONFIG")
+    path = kubeconfig or env or os.path.expanduser("~/.kube/config")
+    # how the user named the kubeconfig, for messages: the flag, the variable, or the default path
+    named = f"--kubeconfig {kubeconfig}" if kubeconfig else f"KUBECONFIG={env}" if env else path
     paths = [p for p in path.split(os.pathsep) if p]
     label = context or ""
     namespace = "default"
@@ -60,20 +63,22 @@ def connect(kubeconfig: str | None, context: str | None, request_timeout: float)
         if kubeconfig or any(os.path.exists(p) for p in paths):
             missing = [p for p in paths if not os.path.exists(p)]
             if kubeconfig and missing:
-                raise ClusterUnavailable("-", label or "-", f"kubeconfig {missing[0]} does not exist")
+                raise ClusterUnavailable("", label, f"--kubeconfig {missing[0]}: no such file")
             existing = os.pathsep.join(p for p in paths if os.path.exists(p))
             contexts, current = config.list_kube_config_contexts(config_file=existing)
             chosen = next((c for c in contexts if c["name"] == context), None) if context else current
             if context and chosen is None:
                 names = ", ".join(sorted(c["name"] for c in contexts)) or "none"
                 raise ClusterUnavailable(
-                    "-", context, f"context {context!r} not found in kubeconfig (have: {names})"
+                    "", context, f"context {context!r} not found in {named} (have: {names})"
                 )
             if chosen is None:
-                raise ClusterUnavailable("-", "-", "kubeconfig has no current context; pass --context")
+                raise ClusterUnavailable("", "", f"{named} has no current context; pass --context")
             label = chosen["name"]
             namespace = chosen.get("context", {}).get("namespace") or "default"
             config.load_kube_config(config_file=existing, context=label, client_configuration=cfg)
+        elif env:
+            raise ClusterUnavailable("", label, f"KUBECONFIG={env}: no such file")
         elif os.environ.get("KUBERNETES_SERVICE_HOST"):
             config.load_incluster_config(client_configuration=cfg)
             label = "in-cluster"
@@ -83,14 +88,17 @@ def connect(kubeconfig: str | None, context: str | None, request_timeout: float)
                     namespace = fh.read().strip() or "default"
         else:
             raise ClusterUnavailable(
-                "-", "-", "no kubeconfig found (set --kubeconfig or KUBECONFIG) and not in a pod"
+                "",
+                "",
+                f"no kubeconfig: --kubeconfig not given, KUBECONFIG not set, {path} does not exist, "
+                "and not running in a pod",
             )
     except ClusterUnavailable:
         raise
     except (ConfigException, OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise ClusterUnavailable("-", label or "-", f"invalid kubeconfig: {_one_line(exc)}") from None
+        raise ClusterUnavailable("", label, f"invalid kubeconfig ({named}): {_one_line(exc)}") from None
     except Exception as exc:  # the loader raises yaml errors and others; all mean "bad kubeconfig"
-        raise ClusterUnavailable("-", label or "-", f"invalid kubeconfig: {_one_line(exc)}") from None
+        raise ClusterUnavailable("", label, f"invalid kubeconfig ({named}): {_one_line(exc)}") from None
     # A diagnosis tool should fail fast: urllib3's default retries multiply every timeout.
     cfg.retries = 0
     api = client.ApiClient(configuration=cfg)
@@ -179,14 +187,12 @@ class ClusterReader:
         gvs = sorted(
             {f"{s.group}/{v}" for s in specs if s.group for v in s.versions if v in groups.get(s.group, [])}
         )
-        with ThreadPoolExecutor(self.workers) as pool:
-            for gv, resp in zip(gvs, pool.map(lambda gv: self._get(f"/apis/{gv}"), gvs), strict=True):
-                if resp.status < 400 and isinstance(resp.body, Mapping):
-                    resources[gv] = {
-                        str(r.get("name"))
-                        for r in as_list(resp.body.get("resources"))
-                        if isinstance(r, Mapping)
-                    }
+        answers = parallel_map(lambda gv: self._get(f"/apis/{gv}"), gvs, self.workers)
+        for gv, resp in zip(gvs, answers, strict=True):
+            if resp.status < 400 and isinstance(resp.body, Mapping):
+                resources[gv] = {
+                    str(r.get("name")) for r in as_list(resp.body.get("resources")) if isinstance(r, Mapping)
+                }
         for spec in specs:
             for version in spec.versions:
                 gv = f"{spec.group}/{version}" if spec.group else version
@@ -276,9 +282,8 @@ class ClusterReader:
             requests = {t: (self._path(KINDS[t[0]], t[1]), KINDS[t[0]].label_selector) for t in todo}
             unique = sorted(set(requests.values()), key=lambda r: (r[0], r[1] or ""))
             owners = [next(t for t in todo if requests[t] == r) for r in unique]
-            with ThreadPoolExecutor(self.workers) as pool:
-                lists = pool.map(lambda t: self.list_kind(KINDS[t[0]], t[1]), owners)
-                fetched = dict(zip(unique, lists, strict=True))
+            lists = parallel_map(lambda t: self.list_kind(KINDS[t[0]], t[1]), owners, self.workers)
+            fetched = dict(zip(unique, lists, strict=True))
             results = [_for_input(fetched[requests[t]], t[0]) for t in todo]
             for key, result in zip(todo, results, strict=True):
                 done.add(key)
