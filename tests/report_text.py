@@ -60,3 +60,19 @@ def marked(lines: list[str], prefix: str) -> str | None:
         if match and line.strip()[2:].startswith(prefix):
             return match.group(2)
     return None
+
+
+def wording_problems(lines: list[str]) -> list[str]:
+    """The slips a reader trips over: "(s)" plurals, a line saying its mark twice, a label repeated."""
+    problems = []
+    for line in lines:
+        text = line.strip()
+        if any(f"{word}(s)" in text for word in ("error", "warning", "row", "check", "Gateway", "file")):
+            problems.append(f"a '(s)' plural: {text!r}")
+        if text[:1] in ("✓", "✗") and text.count(text[:1]) > 1 and " consequence" not in text:
+            problems.append(f"a doubled mark: {text!r}")
+        if text.startswith("CTP ") and " CTP " in text:
+            problems.append(f"CTP said twice: {text!r}")
+        if text.endswith("-> certificate"):
+            problems.append(f"a probe row that says nothing it received: {text!r}")
+    return problems

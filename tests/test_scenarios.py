@@ -16,7 +16,7 @@ import yaml
 
 from tests.conftest import SCENARIOS, has_datapath, lab_for, probe_args, run_cli
 from tests.report_schema import schema_problems
-from tests.report_text import mark_problems, marked, verdict_problems, width_problems
+from tests.report_text import mark_problems, marked, verdict_problems, width_problems, wording_problems
 
 # The width the text report is held to (the issue's "no line longer than the terminal at COLUMNS=100").
 TEXT_WIDTH = 100
@@ -108,17 +108,24 @@ def test_scenario_expectation(scenario: Path, expect: dict[str, Any], tmp_path: 
             if f["code"] == want["code"]
             and all((f["object"] or {}).get(k) == v for k, v in (want.get("object") or {}).items())
             and want.get("message_contains", "") in f["message"]
+            and want.get("hint_contains", "") in f["hint"]
         ]
         assert matches, f"no finding matches {want}; got:\n{detail}"
     assert report["summary"]["total"] == len(report["findings"])
-    _check_text(text.stdout.splitlines(), report, result.exit_code, expect.get("marks") or {})
+    for key, want in (expect.get("summary") or {}).items():
+        assert report["summary"][key] == want, f"summary {key}: {report['summary']}\n{detail}"
+    _check_text(text.stdout.splitlines(), report, result.exit_code, expect)
 
 
-def _check_text(lines: list[str], report: dict[str, Any], exit_code: int, marks: dict[str, str]) -> None:
+def _check_text(lines: list[str], report: dict[str, Any], exit_code: int, expect: dict[str, Any]) -> None:
     """The same run as text: verdict first, fitted to the width, marks that agree with what is under them
-    (and, where the scenario says, the mark of a named object)."""
+    and no wording slips; where the scenario says, the mark of a named object and words present or not."""
     problems = verdict_problems(lines, report, exit_code) + width_problems(lines, TEXT_WIDTH)
-    problems += mark_problems(lines)
+    problems += mark_problems(lines) + wording_problems(lines)
+    marks = expect.get("marks") or {}
+    text = "\n".join(lines)
+    problems += [f"the text lacks {w!r}" for w in expect.get("text_contains", []) if w not in text]
+    problems += [f"the text has {w!r}" for w in expect.get("text_absent", []) if w in text]
     problems += [
         f"{prefix!r} is marked {marked(lines, prefix)}, expected {want}"
         for prefix, want in marks.items()

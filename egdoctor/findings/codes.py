@@ -271,8 +271,7 @@ _CODES = [
         "XFF mode with the load balancer open to everyone",
         "{target} trusts {trusts} but the load balancer Service {service} accepts connections from "
         "anywhere ({why}): anyone can bypass the edge proxy and forge their IP",
-        "set spec.loadBalancerSourceRanges on the Envoy Service to your CDN/WAF egress ranges (through the "
-        "EnvoyProxy envoyService.loadBalancerSourceRanges)",
+        "{source_ranges_fix}",
     ),
     Code(
         "EGD314",
@@ -354,8 +353,8 @@ _CODES = [
         E,
         "Gateway unreachable",
         "{target} is unreachable: {outcome}",
-        "check the Octavia load balancer and its members (`openstack loadbalancer status show`), the "
-        "security groups and loadBalancerSourceRanges, and that this machine may reach the address at all",
+        "check the Octavia load balancer and its members (`{lb_status}`), the security groups and "
+        "loadBalancerSourceRanges, and that this machine may reach the address at all",
         probe=True,
     ),
     Code("EGD602", E, "Envoy rejects the load balancer's PROXY header", "{message}", "{fix}", probe=True),

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from egdoctor.checks.engine import Diagnosis
+from egdoctor.checks.fix_hints import lb_status_command, source_ranges_fix
 from egdoctor.findings.codes import make_finding
 from egdoctor.findings.model import Finding, GatewayRef, ObjectRef
 from egdoctor.model.topology import ClientIP
@@ -51,6 +52,7 @@ from egdoctor.probes.plan import (
 from egdoctor.probes.served_cert import judge, secret_certs, verify_code_from
 from egdoctor.probes.transport import ExchangeResult, TlsOptions, exchange
 from egdoctor.probes.xff import EdgeReading, appends, chain_length, position_in, read_edge
+from egdoctor.snapshot.model import Snapshot
 
 USER_AGENT = "egdoctor-probe"
 MAX_WORKERS = 8
@@ -649,9 +651,14 @@ def mode_text(cip: ClientIP) -> str:
 class _GatewayFindings:
     """Findings of one Gateway, at most one per code, each naming every address:port it concerns."""
 
-    def __init__(self, gt: GatewayTargets) -> None:
+    def __init__(self, gt: GatewayTargets, snapshot: Snapshot | None = None) -> None:
         self.gt = gt
         self.subject = ObjectRef("Gateway", gt.key[0], gt.key[1])
+        # exact commands for the hints that name the load balancer or the EnvoyProxy behind it
+        self.hint_params = {
+            "lb_status": lb_status_command(gt.view.envoy_service),
+            "source_ranges_fix": source_ranges_fix(snapshot, gt.view.obj),
+        }
         self.items: dict[str, tuple[GatewayRef, dict[str, Any], list[str], dict[str, Any]]] = {}
         self.order: list[str] = []
 
@@ -685,6 +692,7 @@ class _GatewayFindings:
             elif also and "outcome" in params:
                 params["outcome"] = params["outcome"] + f"; {join_words(also)} does not answer either"
             evidence.setdefault("where", list(dict.fromkeys(wheres)))
+            params = {**self.hint_params, **params}
             out.append(make_finding(code, self.subject, gref, evidence, **params))
         return out
 
@@ -730,7 +738,7 @@ def _judge_gateway(
     j = _Judged()
     if not runs:
         return j
-    gf = _GatewayFindings(gt)
+    gf = _GatewayFindings(gt, diagnosis.snapshot)
     static = {f.code for f in diagnosis.findings if f.gateway is not None and f.gateway.key == gt.key}
     svc = gt.view.envoy_service
     ranges = (

@@ -147,8 +147,9 @@ def test_interrupt_mid_probe_deletes_the_route(tmp_path: Path, sig: signal.Signa
                 proc.wait()
         assert _leftovers(lab) == []
     assert proc.returncode == 130, stderr
-    assert "interrupted" in stderr and "Traceback" not in stderr
-    assert time.monotonic() - sent < 12  # at most the probes already in flight finish
+    assert stderr.splitlines() == ["egdoctor: interrupted"], stderr
+    # the probes in flight are abandoned; deleting the route takes a few API calls
+    assert time.monotonic() - sent < 2
 
 
 def test_unreadable_logs_fall_back_to_connection_behaviour(tmp_path: Path) -> None:
