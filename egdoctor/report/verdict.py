@@ -16,9 +16,12 @@ def plural(n: int, word: str) -> str:
 
 
 def _headline(f: Finding, room: int) -> str:
-    """The finding's own message when it fits the room left on the line, else its code's title."""
+    """The finding's own message when it fits the room left on the line, else its last clause (the
+    controller's own words: "service team-a/api-v2 not found"), else its code's title."""
     subject = str(f.subject) if f.subject is not None else (f"Gateway {f.gateway}" if f.gateway else "")
-    for text in (f.message, REGISTRY[f.code].title if f.code in REGISTRY else f.message):
+    last = f.message.rsplit(": ", 1)[-1].rstrip(".")
+    candidates = [f.message] + ([last] if len(last) >= 16 and last != f.message else [])
+    for text in [*candidates, REGISTRY[f.code].title if f.code in REGISTRY else f.message]:
         named = text if not subject or _names(text, f) else f"{subject}: {text}"
         line = f"{named} ({f.code})"
         if len(line) <= room:
