@@ -16,7 +16,7 @@ from egdoctor.model.topology import GatewayView
 from egdoctor.report.layout import GatewayBlock, ListenerBlock, Placed, RouteBlock, build_layout
 from egdoctor.report.marks import finding_mark
 from egdoctor.report.terminal_probes import client_ip_line, row_lines, summary_lines
-from egdoctor.report.text import GLYPHS, mark, t
+from egdoctor.report.text import GLYPHS, mark, plain, t
 from egdoctor.report.verdict import footer, plural, verdict
 from egdoctor.report.view import Report, mode_label
 from egdoctor.report.wrap import Line, terminal_width, wrap
@@ -51,7 +51,7 @@ def build_lines(report: Report, width: int) -> list[list[Text]]:
 def _verdict_line(report: Report, width: int) -> list[Text]:
     """One line, whatever the width: it is what a reader (or `head -1`) takes in first."""
     m, words = verdict(report, width)
-    line = f"{GLYPHS[m]} {words}"
+    line = f"{GLYPHS[m]} {plain(words)}"
     if len(line) > width:
         line = line[: width - 1] + "…"
     return [Text(line, style=_STYLE[m])]

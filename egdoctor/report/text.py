@@ -1,5 +1,6 @@
 """The one door for dynamic text into the terminal report: every string that comes from the cluster, the
-files or a probe passes through `t()` before it meets rich markup."""
+files or a probe passes through `t()` before it meets rich markup (or `plain()` where no markup is
+parsed), so that one function can clean it all."""
 
 from __future__ import annotations
 
@@ -11,9 +12,14 @@ MARKS: dict[Mark, str] = {"ok": "[green]✓[/]", "warn": "[yellow]![/]", "bad": 
 GLYPHS: dict[Mark, str] = {"ok": "✓", "warn": "!", "bad": "✗"}
 
 
+def plain(value: object) -> str:
+    """Untrusted text for a line printed without markup (the verdict line)."""
+    return str(value)
+
+
 def t(value: object) -> str:
     """Untrusted text, made safe for rich markup."""
-    return escape(str(value))
+    return escape(plain(value))
 
 
 def mark(m: Mark) -> str:
