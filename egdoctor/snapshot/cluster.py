@@ -334,6 +334,7 @@ class ClusterReader:
         for gw in gateways:
             gns = str(dig(gw, "metadata", "namespace", default=""))
             backend_ns.add(gns)
+            gateway_ns.add(gns)  # with -A, a Gateway no route points at still has its policies
             for listener in as_list(dig(gw, "spec", "listeners")):
                 for ref in as_list(dig(listener, "tls", "certificateRefs")):
                     if isinstance(ref, Mapping):
