@@ -30,11 +30,8 @@ def _headline(f: Finding, room: int) -> str:
 
 
 def _names(text: str, f: Finding) -> bool:
-    """Does the text already name the finding's object (by its namespace/name)?"""
-    if f.subject is None:
-        return True
-    name = f"{f.subject.namespace}/{f.subject.name}" if f.subject.namespace else f.subject.name
-    return name in text
+    """Does the text already name the finding's object, kind and all?"""
+    return f.subject is None or str(f.subject) in text
 
 
 def _client_ip_state(report: Report) -> str:
