@@ -76,3 +76,27 @@ def test_a_broken_file_beside_good_ones_is_egd004_saying_what_ran(tmp_path: Path
     assert len(broken) == 1, broken
     assert "bad.yaml:1:16" in broken[0]["message"]
     assert "other files" in broken[0]["hint"] and "the rest of the report ran" not in broken[0]["hint"]
+
+
+def test_a_broken_document_among_good_ones_names_its_line_in_the_file(tmp_path: Path) -> None:
+    """A multi-document file is read document by document when its whole parse fails: the good
+    documents are diagnosed, the broken one is EGD004 with FILE:LINE:COLUMN counted from the file's top."""
+    gateway = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "Gateway",
+        "metadata": {"name": "gw", "namespace": "team-a"},
+        "spec": {"gatewayClassName": "eg", "listeners": [{"name": "h", "port": 80, "protocol": "HTTP"}]},
+    }
+    head = yaml.safe_dump(gateway)
+    broken = "kind: Issuer\nmetadata: {name: x\n  bad: [\n"
+    dump = tmp_path / "dump.yaml"
+    dump.write_text(
+        head + "---\n" + broken + "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: team-a}\n"
+    )
+    result = run_cli("check", "--from-file", str(dump), "-A", "-o", "json")
+    assert [g["name"] for g in result.json["gateways"]] == ["gw"]
+    egd004 = [f for f in result.json["findings"] if f["code"] == "EGD004"]
+    assert [f["object"]["name"] for f in egd004] == [f"{dump} (document 2)"]
+    # the broken document starts after the Gateway and the `---` line; `bad:` is its third line
+    line = head.count("\n") + 1 + 3
+    assert f"{dump}:{line}:6:" in egd004[0]["message"], egd004[0]["message"]
