@@ -17,9 +17,11 @@ from egdoctor import __version__
 
 if TYPE_CHECKING:  # the probe modules load only when probes run
     from egdoctor.checks.engine import Diagnosis
+    from egdoctor.findings.model import Severity
     from egdoctor.probes.model import ProbeReport
     from egdoctor.probes.plan import ProbeOptions
-    from egdoctor.snapshot.cluster import Connection
+    from egdoctor.snapshot.cluster import ClusterUnavailable, Connection
+    from egdoctor.snapshot.model import Snapshot
 
 app = typer.Typer(
     name="egdoctor",
@@ -77,20 +79,18 @@ def parse_duration(text: str) -> float:
 
 
 @app.command()
-def explain(code: Annotated[str, typer.Argument(help="A finding code, e.g. EGD304.")]) -> None:
+def explain(
+    code: Annotated[
+        str | None, typer.Argument(help="A finding code, e.g. EGD304 (without one: list the codes).")
+    ] = None,
+) -> None:
     """Explain a finding code: what it means, why it matters, how to fix it."""
-    from egdoctor.findings.codes import REGISTRY
-    from egdoctor.findings.docs import doc_page
+    from egdoctor.report.explain import list_codes, show_code
 
-    spec = REGISTRY.get(code.strip().upper())
-    if spec is None:
-        raise _usage_error(f"unknown code {code!r} (codes look like EGD304; see docs/codes/)")
-    page = doc_page(spec.code)
-    if page is None:
-        kind = "probe" if spec.probe else "objects"
-        typer.echo(f"{spec.code}: {spec.title}\nSeverity: {spec.severity.value} · Source: {kind}")
-    else:
-        typer.echo(page.rstrip())
+    if code is None:
+        list_codes()
+    elif not show_code(code):
+        raise _usage_error(f"unknown code {code!r} (codes look like EGD304; `egdoctor explain` lists them)")
 
 
 @app.command()
@@ -260,17 +260,16 @@ def check(
     else:
         from egdoctor.snapshot.cluster import ClusterReader, ClusterUnavailable, connect
 
+        scope = frozenset({namespace}) if namespace else None
         try:
             conn = connect(kubeconfig, context, timeout)
             scope = None if all_namespaces else frozenset({namespace or conn.namespace})
             snapshot = ClusterReader(conn, timeout).read(required_inputs(checks.values()), scope)
         except ClusterUnavailable as exc:
-            _unavailable(exc.server, exc.context, exc.reason, output)
+            _unavailable(exc, output, scope, all_namespaces, threshold)
             raise typer.Exit(EXIT_UNAVAILABLE) from None
-        except KeyboardInterrupt:
-            sys.stderr.write("egdoctor: interrupted\n")
-            raise typer.Exit(130) from None
 
+    _refuse_absent_namespaces(snapshot)
     diagnosis = run_checks(snapshot, options, {} if probes_only else checks)
     from egdoctor.report.view import Report
 
@@ -285,6 +284,20 @@ def check(
     if diagnosis.could_not_run:
         _say(f"the diagnosis could not run: {diagnosis.could_not_run}")
     raise typer.Exit(report.exit_code)
+
+
+def _refuse_absent_namespaces(snapshot: Snapshot) -> None:
+    from egdoctor.snapshot.scope import absent_namespaces
+
+    absent = absent_namespaces(snapshot)
+    if not absent:
+        return
+    if snapshot.source.mode == "files":
+        raise _usage_error(f"namespace {absent[0]} not found: the --from-file input holds no object in it")
+    raise _usage_error(
+        f"namespace {absent[0]} not found in context {snapshot.source.context} "
+        "(`kubectl get namespaces` lists them)"
+    )
 
 
 @app.command("probe")
@@ -318,11 +331,7 @@ def _probe_phase(
         return skipped_report(
             "probes skipped: --from-file has no live Gateway to probe (give --address IP to probe one)"
         )
-    try:
-        return run_probes(diagnosis, probe_options, conn, request_timeout)
-    except KeyboardInterrupt:
-        sys.stderr.write("egdoctor: interrupted\n")
-        raise typer.Exit(130) from None
+    return run_probes(diagnosis, probe_options, conn, request_timeout)
 
 
 def _render(report: object, output: Output, color: bool | None) -> None:
@@ -341,24 +350,29 @@ def _render(report: object, output: Output, color: bool | None) -> None:
         render_terminal(report, color=color)
 
 
-def _unavailable(server: str, context: str, reason: str, output: Output) -> None:
+def _unavailable(
+    exc: ClusterUnavailable,
+    output: Output,
+    scope: frozenset[str] | None,
+    every: bool,
+    fail_on: Severity | None,
+) -> None:
     from egdoctor.findings.codes import make_finding
 
-    finding = make_finding("EGD001", server=server, context=context, reason=reason)
+    where = (f" {exc.server}" if exc.server else "") + (f" (context {exc.context})" if exc.context else "")
+    kubectl = f"kubectl --context {exc.context}" if exc.context else "kubectl"
+    finding = make_finding(
+        "EGD001",
+        where=where,
+        kubectl=kubectl,
+        reason=exc.reason,
+        evidence={"server": exc.server or None, "context": exc.context or None},
+    )
     _say(f"{finding.code} {finding.message}")
     if output is Output.json:
-        import json
+        from egdoctor.report.json_out import unavailable_json, write_json
 
-        json.dump(
-            {
-                "findings": [finding.to_json()],
-                "gateways": [],
-                "summary": {"error": 1, "warning": 0, "info": 0, "total": 1, "exitCode": EXIT_UNAVAILABLE},
-            },
-            sys.stdout,
-            indent=2,
-        )
-        sys.stdout.write("\n")
+        write_json(unavailable_json(finding, exc.server, exc.context, scope, every, fail_on))
 
 
 def main() -> None:
@@ -367,20 +381,53 @@ def main() -> None:
     # Libraries log through the root logger (the kubernetes client prints exec-plugin output, which may
     # hold a token): egdoctor speaks only through its report and its one-line errors.
     logging.getLogger().addHandler(logging.NullHandler())
-    try:
-        app()
-    except KeyboardInterrupt:
-        sys.stderr.write("egdoctor: interrupted\n")
-        sys.exit(130)
-    except Exception as exc:
-        # Whatever a cluster or a file holds, egdoctor ends with one line and "could not run", never with
-        # a traceback and never with 1, which pipelines read as "findings".
-        if "--debug" in sys.argv[1:]:
-            import traceback
+    from egdoctor.interrupt import EXIT_INTERRUPTED, exit_on_interrupt
 
-            traceback.print_exc()
-        _say(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
-        sys.exit(EXIT_UNAVAILABLE)
+    with exit_on_interrupt():
+        try:
+            # typer turns a KeyboardInterrupt into exit code 130 silently; exit_on_interrupt says it
+            code = app(standalone_mode=False)
+        except _CLICK_EXCEPTION as exc:  # option and argument errors, worded like egdoctor's own
+            _say(usage_message(exc))
+            sys.exit(EXIT_USAGE)
+        except typer.Abort:
+            _say("aborted")
+            sys.exit(1)
+        except Exception as exc:
+            # Whatever a cluster or a file holds, egdoctor ends with one line and "could not run", never
+            # with a traceback and never with 1, which pipelines read as "findings".
+            _internal_error(exc)
+            sys.exit(EXIT_UNAVAILABLE)
+        if code == EXIT_INTERRUPTED:
+            raise KeyboardInterrupt
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _internal_error(exc: Exception) -> None:
+    if "--debug" in sys.argv[1:]:
+        import traceback
+
+        traceback.print_exc()
+    _say(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+
+
+# typer re-exports click's BadParameter (a UsageError, a ClickException) but not the bases; whichever
+# click typer carries, its exceptions derive from ClickException.
+_CLICK_EXCEPTION: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
+
+
+def usage_message(exc: Exception) -> str:
+    """One line: what was wrong, and where the options are listed."""
+    ctx = getattr(exc, "ctx", None)
+    where = ctx.command_path if ctx is not None else "egdoctor"
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        return f"no command given (`{where} --help` lists them)"
+    format_message = getattr(exc, "format_message", None)
+    text = format_message() if callable(format_message) else str(exc)
+    text = " ".join(str(text).replace("Value error, ", "").split()).rstrip(".")
+    return f"{text} (`{where} --help` lists the options)"
 
 
 if __name__ == "__main__":

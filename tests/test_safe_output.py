@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import datetime
+import io
 import json
 import math
+from typing import Any
 
+import pytest
+from rich.text import Text
+
+from egdoctor.report import terminal
 from egdoctor.report.json_safe import json_safe
 from egdoctor.report.safe_text import LINE_LIMIT, clean, clean_line, markup
+from egdoctor.report.text import plain, t
 from egdoctor.snapshot import bounded_json
 from egdoctor.snapshot.assemble import assemble
 from egdoctor.snapshot.model import Source
@@ -29,6 +36,27 @@ def test_long_values_are_cut_with_an_ellipsis() -> None:
 
 def test_markup_escapes_rich_tags_after_cleaning() -> None:
     assert markup("[bold]x[/]") == "\\[bold]x\\[/]"
+
+
+def test_the_text_report_door_applies_the_sanitiser() -> None:
+    assert t("[red]x\x1b[2J") == "\\[red]x\\x1b[2J"
+    assert plain("ok\r\n✓ all good") == "ok\\x0d\\x0a✓ all good"
+    assert plain("A" * 1000) == "A" * 299 + "…"
+    assert len(plain("A" * 5000, 1000)) == 1000
+
+
+def test_a_line_that_bypassed_the_door_is_still_cleaned_before_the_terminal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def lines(report: Any, width: int) -> list[list[Text]]:
+        return [[Text("fine"), Text("raw \x1b]0;title\x07 text", style="bold")]]
+
+    monkeypatch.setattr(terminal, "build_lines", lines)
+    out = io.StringIO()
+    terminal.render_terminal(None, out=out, width=80)  # type: ignore[arg-type]
+    printed = out.getvalue()
+    assert printed.startswith("fine\nraw \\x1b]0;title"), printed
+    assert not any(ord(c) < 0x20 and c != "\n" for c in printed), printed
 
 
 def test_json_safe_keeps_json_valid_and_faithful() -> None:

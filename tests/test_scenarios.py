@@ -15,7 +15,12 @@ import pytest
 import yaml
 
 from tests.conftest import SCENARIOS, has_datapath, lab_for, probe_args, run_cli
+from tests.report_schema import mark_problems as json_mark_problems
+from tests.report_schema import schema_problems
+from tests.report_text import mark_problems, marked, verdict_problems, width_problems, wording_problems
 
+# The width the text report is held to (the issue's "no line longer than the terminal at COLUMNS=100").
+TEXT_WIDTH = 100
 # Default bound of a whole probe phase (--probe-timeout 3s); a scenario may set `probeWithin`.
 PROBE_PHASE_BOUND = 8.0
 EG_PROBE_PHASE_BOUND = 16.0
@@ -73,16 +78,22 @@ def test_scenario_expectation(scenario: Path, expect: dict[str, Any], tmp_path: 
 
 
 def check_expectation(
-    scenario: Path, expect: dict[str, Any], tmp_path: Path, eg: str | None = None, bound: float | None = None
+    scenario: Path,
+    expect: dict[str, Any],
+    tmp_path: Path,
+    eg: str | None = None,
+    bound: float | None = None,
+    text: bool = True,
 ) -> None:
-    """Run one expectation against the lab (with ``eg``: on that Envoy Gateway release's translation)."""
+    """Run one expectation against the lab (with ``eg``: on that Envoy Gateway release's translation); with
+    ``text`` the same run again as text, checked for the terminal's rules."""
     datapath = has_datapath(scenario)
     with lab_for(scenario, tmp_path, eg=eg) as lab:
         # Scenarios without a data path carry documentation addresses: never probe those.
         extra = probe_args(lab) if datapath else ["--no-probe"]
-        result = run_cli(
-            "check", "--kubeconfig", str(lab.kubeconfig_path), "-o", "json", *extra, *expect.get("args", [])
-        )
+        args = ["check", "--kubeconfig", str(lab.kubeconfig_path), *extra, *expect.get("args", [])]
+        result = run_cli(*args, "-o", "json")
+        text_run = run_cli(*args, env={"COLUMNS": str(TEXT_WIDTH)}) if text else None
         if getattr(lab, "eg", None) is not None and bound is None:
             # Envoy Gateway leaves Envoy's access-log flush at its default, 10 s: the observer waits for it.
             bound = EG_PROBE_PHASE_BOUND
@@ -90,6 +101,12 @@ def check_expectation(
             assert _egdoctor_objects(lab) == [], "egdoctor left objects in the cluster"
             expect = yaml.safe_load(_fill(yaml.safe_dump(expect), lab))
     report = result.json
+    problems = schema_problems(report)
+    assert not problems, "the report breaks docs/report.schema.json:\n" + "\n".join(problems)
+    if not any(m in scenario.read_text() for m in ("✓", "✗")):
+        # no mark in the scenario's objects: any mark in the JSON's words would be egdoctor's own
+        problems = json_mark_problems(report)
+        assert not problems, "the JSON's words hold the terminal's marks:\n" + "\n".join(problems)
     if datapath and "--no-probe" not in expect.get("args", []):
         bound = bound or float(expect.get("probeWithin", PROBE_PHASE_BOUND))
         assert report["probeElapsedSeconds"] <= bound, f"probe phase took {report['probeElapsedSeconds']}s"
@@ -113,6 +130,28 @@ def check_expectation(
             if f["code"] == want["code"]
             and all((f["object"] or {}).get(k) == v for k, v in (want.get("object") or {}).items())
             and want.get("message_contains", "") in f["message"]
+            and want.get("hint_contains", "") in f["hint"]
         ]
         assert matches, f"no finding matches {want}; got:\n{detail}"
     assert report["summary"]["total"] == len(report["findings"])
+    for key, want in (expect.get("summary") or {}).items():
+        assert report["summary"][key] == want, f"summary {key}: {report['summary']}\n{detail}"
+    if text_run is not None:
+        _check_text(text_run.stdout.splitlines(), report, result.exit_code, expect)
+
+
+def _check_text(lines: list[str], report: dict[str, Any], exit_code: int, expect: dict[str, Any]) -> None:
+    """The same run as text: verdict first, fitted to the width, marks that agree with what is under them
+    and no wording slips; where the scenario says, the mark of a named object and words present or not."""
+    problems = verdict_problems(lines, report, exit_code) + width_problems(lines, TEXT_WIDTH)
+    problems += mark_problems(lines) + wording_problems(lines)
+    marks = expect.get("marks") or {}
+    text = "\n".join(lines)
+    problems += [f"the text lacks {w!r}" for w in expect.get("text_contains", []) if w not in text]
+    problems += [f"the text has {w!r}" for w in expect.get("text_absent", []) if w in text]
+    problems += [
+        f"{prefix!r} is marked {marked(lines, prefix)}, expected {want}"
+        for prefix, want in marks.items()
+        if marked(lines, prefix) != want
+    ]
+    assert not problems, "\n".join(problems) + "\n\n" + "\n".join(lines)

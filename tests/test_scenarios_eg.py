@@ -75,7 +75,8 @@ def _selected() -> list[Any]:
 def test_scenario_on_envoy_gateway(
     scenario: Path, expect: dict[str, Any], version: str, tmp_path: Path
 ) -> None:
-    check_expectation(scenario, expect, tmp_path, eg=version, bound=EG_PROBE_BOUND)
+    # The text rendering is not Envoy Gateway's business: the stand-in runs check it.
+    check_expectation(scenario, expect, tmp_path, eg=version, bound=EG_PROBE_BOUND, text=False)
 
 
 def test_every_matrix_row_is_selected() -> None:

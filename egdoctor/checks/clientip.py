@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from egdoctor.checks.fix_hints import source_ranges_fix
 from egdoctor.checks.registry import CheckContext, check
 from egdoctor.findings.codes import make_finding
 from egdoctor.findings.model import Finding, GatewayRef, ObjectRef, Severity
@@ -941,7 +942,12 @@ def xff_open_lb(ctx: CheckContext) -> Iterator[Finding]:
                         "EGD313",
                         (trusts,),
                         svc.ref,
-                        {"trusts": trusts, "service": obj_text(svc), "why": why},
+                        {
+                            "trusts": trusts,
+                            "service": obj_text(svc),
+                            "why": why,
+                            "source_ranges_fix": source_ranges_fix(ctx.snapshot, gv.obj),
+                        },
                         evidence={"clientIP": ci.describe(), "loadBalancerSourceRanges": ranges},
                     ),
                 )

@@ -10,7 +10,7 @@ from egdoctor.findings.codes import make_finding
 from egdoctor.findings.model import Finding, ObjectRef
 from egdoctor.model.topology import GatewayKey, Topology, build_topology
 from egdoctor.snapshot.kinds import KINDS, ROUTE_KINDS
-from egdoctor.snapshot.model import AccessProblem, Snapshot
+from egdoctor.snapshot.model import AccessProblem, Malformed, Snapshot
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,9 @@ def run_checks(
                     "EGD004",
                     subject=ObjectRef("Check", None, spec.id),
                     reason=f"check {spec.id} could not evaluate the objects ({type(exc).__name__}: {exc})",
+                    fix="an object has a shape egdoctor does not expect: `kubectl get -o yaml` the objects "
+                    "this check reads",
+                    ran=f"every check but {spec.id} ran",
                 )
             )
     findings.extend(_access_findings(snapshot, disabled_by))
@@ -143,8 +146,22 @@ def _access_findings(snapshot: Snapshot, disabled_by: Mapping[AccessProblem, lis
                 )
             )
     for m in snapshot.malformed:
-        out.append(make_finding("EGD004", subject=m.subject, reason=m.reason))
+        fix, ran = _malformed_hint(m)
+        out.append(make_finding("EGD004", subject=m.subject, reason=m.reason, fix=fix, ran=ran))
     return out
+
+
+def _malformed_hint(m: Malformed) -> tuple[str, str]:
+    """The fix, and what ran without the skipped input."""
+    if m.subject.kind == "File":
+        return (
+            "fix or remove the file (`kubectl get -o yaml` writes what egdoctor reads)",
+            "the checks ran on the objects of the other files only",
+        )
+    return (
+        "fix the object so it matches its API schema (`kubectl get -o yaml` it)",
+        f"the checks ran without {m.subject}: findings about it may be missing",
+    )
 
 
 def _relevance(snapshot: Snapshot, topology: Topology) -> dict[GatewayKey, set[str] | None]:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from egdoctor.checks.acme_reach import foreign_addresses
 from egdoctor.checks.registry import CheckContext, check
 from egdoctor.findings.codes import make_finding
 from egdoctor.findings.model import Finding, GatewayRef, ObjectRef, Severity
@@ -523,14 +524,19 @@ def _failing_link(
         ctype = str(ch.spec.get("type", "")).upper() or "ACME"
         # a wildcard's Challenge carries the bare domain and wildcard: true (types_challenge.go)
         domain = ("*." if ch.spec.get("wildcard") is True else "") + str(ch.spec.get("dnsName", "?"))
-        return Link(
-            "Challenge",
-            ch.ref,
-            f"Challenge {ns}/{ch.name} for {domain} ({ctype}) is {state}: {reason}",
-            f"Challenge {ch.name} {state}",
-            state,
-            _challenge_fix(ch, addresses),
-        )
+        text = f"Challenge {ns}/{ch.name} for {domain} ({ctype}) is {state}: {reason}"
+        fix = _challenge_fix(ch, addresses)
+        elsewhere = foreign_addresses(reason, addresses)
+        if elsewhere:
+            text += (
+                f"; the ACME server's request reached {', '.join(elsewhere)}, which is not the Gateway's "
+                f"address ({', '.join(addresses)}): DNS for {domain} points elsewhere"
+            )
+            fix = (
+                f"point DNS for {domain} at {', '.join(addresses)} (`dig +short {domain}` shows where it "
+                "points now); cert-manager retries the Challenge on its own"
+            )
+        return Link("Challenge", ch.ref, text, f"Challenge {ch.name} {state}", state, fix)
     if order is not None and order.status.get("state") in _FAILED_STATES:
         state = str(order.status.get("state"))
         return Link(

@@ -40,9 +40,9 @@ _CODES = [
         "EGD001",
         E,
         "Cannot reach or authenticate to the API server",
-        "cannot use the API server {server} (context {context}): {reason}",
-        "check the kubeconfig, the context and the network path to the API server; `kubectl --context "
-        "{context} get ns` should work first",
+        "cannot use the API server{where}: {reason}",
+        "check the kubeconfig, the context and the network path to the API server; `{kubectl} get ns` "
+        "should work first",
     ),
     Code(
         "EGD002",
@@ -65,7 +65,7 @@ _CODES = [
         W,
         "Malformed object skipped",
         "{subject} is malformed and was skipped: {reason}",
-        "fix the object so it matches its API schema (`kubectl get -o yaml` it); the rest of the report ran",
+        "{fix}; {ran}",
     ),
     Code(
         "EGD005",
@@ -281,8 +281,7 @@ _CODES = [
         "XFF mode with the load balancer open to everyone",
         "{target} trusts {trusts} but the load balancer Service {service} accepts connections from "
         "anywhere ({why}): anyone can bypass the edge proxy and forge their IP",
-        "set spec.loadBalancerSourceRanges on the Envoy Service to your CDN/WAF egress ranges (through the "
-        "EnvoyProxy envoyService.loadBalancerSourceRanges)",
+        "{source_ranges_fix}",
     ),
     Code(
         "EGD314",
@@ -364,8 +363,8 @@ _CODES = [
         E,
         "Gateway unreachable",
         "{target} is unreachable: {outcome}",
-        "check the Octavia load balancer and its members (`openstack loadbalancer status show`), the "
-        "security groups and loadBalancerSourceRanges, and that this machine may reach the address at all",
+        "check the Octavia load balancer and its members (`{lb_status}`), the security groups and "
+        "loadBalancerSourceRanges, and that this machine may reach the address at all",
         probe=True,
     ),
     Code("EGD602", E, "Envoy rejects the load balancer's PROXY header", "{message}", "{fix}", probe=True),

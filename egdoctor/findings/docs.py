@@ -12,10 +12,16 @@ _PLACES = (
 )
 
 
+def doc_path(code: str) -> Path | None:
+    """The page egdoctor would show for a code, where it is installed (or in the checkout)."""
+    return next((place / f"{code}.md" for place in _PLACES if (place / f"{code}.md").is_file()), None)
+
+
 def doc_page(code: str) -> str | None:
-    for place in _PLACES:
-        try:
-            return (place / f"{code}.md").read_text(encoding="utf-8")
-        except OSError:
-            continue
-    return None
+    path = doc_path(code)
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return None

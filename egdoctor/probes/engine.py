@@ -19,9 +19,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from egdoctor.checks.engine import Diagnosis
+from egdoctor.checks.fix_hints import lb_status_command, source_ranges_fix
 from egdoctor.findings.codes import make_finding
 from egdoctor.findings.model import Finding, GatewayRef, ObjectRef
 from egdoctor.model.topology import ClientIP
+from egdoctor.pool import parallel_map
 from egdoctor.probes import proxy_protocol as pp
 from egdoctor.probes.discriminator import PortState, describe, in_ranges, judge_pair, kind_of, marker_for
 from egdoctor.probes.dns_check import DnsOutcome, check_names, make_resolver, resolve
@@ -50,6 +52,7 @@ from egdoctor.probes.plan import (
 from egdoctor.probes.served_cert import judge, secret_certs, verify_code_from
 from egdoctor.probes.transport import ExchangeResult, TlsOptions, exchange
 from egdoctor.probes.xff import EdgeReading, appends, chain_length, position_in, read_edge
+from egdoctor.snapshot.model import Snapshot
 
 USER_AGENT = "egdoctor-probe"
 MAX_WORKERS = 8
@@ -412,8 +415,7 @@ def run_probes(
     if resolver is not None:
         # A Gateway the allow-list keeps out is not examined live at all, DNS included.
         jobs = [(gt, name, lv) for gt in targets if gt.addresses for name, lv in gt.names]
-        with ThreadPoolExecutor(MAX_WORKERS) as pool:
-            answers = list(pool.map(lambda j: resolve(j[1], resolver), jobs))
+        answers = parallel_map(lambda j: resolve(j[1], resolver), jobs, MAX_WORKERS)
         for gt in targets:
             mine = [(name, lv, res) for (g, name, lv), res in zip(jobs, answers, strict=True) if g is gt]
             out = check_names(gt, mine, resolver_label)
@@ -648,9 +650,14 @@ def mode_text(cip: ClientIP) -> str:
 class _GatewayFindings:
     """Findings of one Gateway, at most one per code, each naming every address:port it concerns."""
 
-    def __init__(self, gt: GatewayTargets) -> None:
+    def __init__(self, gt: GatewayTargets, snapshot: Snapshot | None = None) -> None:
         self.gt = gt
         self.subject = ObjectRef("Gateway", gt.key[0], gt.key[1])
+        # exact commands for the hints that name the load balancer or the EnvoyProxy behind it
+        self.hint_params = {
+            "lb_status": lb_status_command(gt.view.envoy_service),
+            "source_ranges_fix": source_ranges_fix(snapshot, gt.view.obj),
+        }
         self.items: dict[str, tuple[GatewayRef, dict[str, Any], list[str], dict[str, Any]]] = {}
         self.order: list[str] = []
 
@@ -681,7 +688,10 @@ class _GatewayFindings:
             also = [w for w in dict.fromkeys(wheres[1:]) if w != wheres[0]]
             if also and "message" in params:
                 params["message"] = params["message"] + f" (also on {join_words(also)})"
+            elif also and "outcome" in params:
+                params["outcome"] = params["outcome"] + f"; {join_words(also)} does not answer either"
             evidence.setdefault("where", list(dict.fromkeys(wheres)))
+            params = {**self.hint_params, **params}
             out.append(make_finding(code, self.subject, gref, evidence, **params))
         return out
 
@@ -709,6 +719,7 @@ def _row(
         elapsed_s=r.elapsed_s if r is not None else None,
         verdict=verdict,  # type: ignore[arg-type]
         kind=s.kind,
+        tls=s.target.protocol == "HTTPS",
     )
 
 
@@ -726,7 +737,7 @@ def _judge_gateway(
     j = _Judged()
     if not runs:
         return j
-    gf = _GatewayFindings(gt)
+    gf = _GatewayFindings(gt, diagnosis.snapshot)
     static = {f.code for f in diagnosis.findings if f.gateway is not None and f.gateway.key == gt.key}
     svc = gt.view.envoy_service
     ranges = (
@@ -1256,13 +1267,15 @@ def _tls_rows(
                 replace(
                     _row(
                         first,
-                        "certificate",
+                        "trusted and as its Secret holds" if verdict.ok else verdict.problem,
                         verdict.detail,
                         "ok" if verdict.ok else "bad",
                         listener=th.listener.name,
                     ),
-                    kind="tls",
-                    sent=f"certificate for SNI {th.hostname}",
+                    kind="cert",
+                    outcome="certificate",
+                    status=None,
+                    sent=f"served certificate for SNI {th.hostname}",
                 )
             )
             if not verdict.ok:
@@ -1314,7 +1327,7 @@ def _client_ip_verdict(
         lname = s.target.listener.name
         evidence = {"observed": observed, "expected": expected, "path": how}
         if same is True:
-            summary = f"Envoy observed client IP {observed} ({whose}: {expected}) ✓"
+            summary = f"Envoy observed client IP {observed} ({whose}: {expected}), as expected"
             verified: bool | None = True
             if not wrong_hops:
                 gf.add(
@@ -1347,7 +1360,7 @@ def _client_ip_verdict(
                 fix="pass --expect-client-ip with this machine's public address to verify",
             )
         else:
-            summary = f"Envoy observed client IP {observed} ({whose}: {expected}) ✗"
+            summary = f"Envoy observed client IP {observed} ({whose}: {expected}), not the expected one"
             verified = False
             if not wrong_hops:
                 direct = _norm_ip(s.observation.direct) if s.observation else None

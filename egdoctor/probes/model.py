@@ -27,23 +27,41 @@ class ProbeRow:
     observed_client_ip: str | None = None
     elapsed_s: float | None = None
     verdict: Verdict = "info"
-    kind: str = ""  # plain, forged-proxy, xff-forged-lb, edge, edge-forged, tls, dns
+    kind: str = ""  # which probe: plain, forged-proxy, xff-forged-lb, edge, edge-forged, tls, cert, dns
+    tls: bool = False  # the exchange ran over TLS (an HTTPS listener)
+
+    @property
+    def type(self) -> str:
+        """What was exchanged: dns (a lookup), cert (a served certificate judged), tls (a request over
+        TLS) or http (a plain-text request)."""
+        if self.kind == "dns":
+            return "dns"
+        if self.kind in ("tls", "cert"):
+            return "cert"
+        return "tls" if self.tls else "http"
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        common: dict[str, Any] = {
+            "kind": self.type,
             "gateway": f"{self.gateway[0]}/{self.gateway[1]}",
-            "address": self.address,
-            "port": self.port,
             "listener": self.listener,
-            "kind": self.kind,
             "sent": self.sent,
-            "outcome": self.outcome,
-            "status": self.status,
             "received": self.received,
             "proves": self.proves,
             "verdict": self.verdict,
-            "observedClientIP": self.observed_client_ip,
             "elapsedSeconds": None if self.elapsed_s is None else round(self.elapsed_s, 3),
+        }
+        if self.type == "dns":
+            return common
+        common.update(address=self.address, port=self.port)
+        if self.type == "cert":
+            return common
+        return {
+            **common,
+            "probe": self.kind,
+            "outcome": self.outcome,
+            "status": self.status,
+            "observedClientIP": self.observed_client_ip,
         }
 
 

@@ -1,5 +1,7 @@
-"""The terminal report: Gateway -> listener -> routes, the client-IP verdict on top, problems under the
-object they belong to. Meaning never rides on colour alone: codes and ✓/✗/!/i marks survive NO_COLOR."""
+"""The terminal report: the verdict first, then Gateway -> listeners (their TLS, probes and findings) and
+the routes in view, each once; the counts and the one code to look up last. Meaning never rides on colour
+alone: codes and ✓/✗/! marks survive NO_COLOR, and every line wraps to the terminal with a hanging indent.
+"""
 
 from __future__ import annotations
 
@@ -7,185 +9,208 @@ import sys
 from typing import TextIO
 
 from rich.console import Console
+from rich.text import Text
 
-from egdoctor.findings.model import Finding, Severity
+from egdoctor.findings.model import Finding
 from egdoctor.model.topology import GatewayView
-from egdoctor.report.probe_view import probe_lines, probe_notes_lines
-from egdoctor.report.safe_text import MESSAGE_LIMIT, clean_line
-from egdoctor.report.safe_text import markup as escape
-from egdoctor.report.tls_view import listener_rows
+from egdoctor.report.layout import GatewayBlock, ListenerBlock, Placed, RouteBlock, build_layout
+from egdoctor.report.marks import finding_mark
+from egdoctor.report.safe_text import MESSAGE_LIMIT, clean_line, has_unsafe
+from egdoctor.report.terminal_probes import client_ip_line, row_lines, summary_lines, target_lines
+from egdoctor.report.text import GLYPHS, mark, plain, t
+from egdoctor.report.verdict import footer, plural, verdict
 from egdoctor.report.view import Report, mode_label
-from egdoctor.snapshot.kinds import ROUTE_KINDS
+from egdoctor.report.wrap import Line, terminal_width, wrap
 from egdoctor.snapshot.objects import conditions
 
-_MARK = {Severity.ERROR: ("✗", "bold red"), Severity.WARNING: ("!", "yellow"), Severity.INFO: ("i", "cyan")}
+_NOTHING_TO_DO = ("nothing to do", "nothing to fix")
+_STYLE = {"ok": "bold green", "warn": "bold yellow", "bad": "bold red"}
 
 
-def _finding_lines(f: Finding, indent: str) -> list[str]:
-    mark, style = _MARK[f.severity]
-    lines = [f"{indent}[{style}]{mark} {f.code}[/]  {escape(f.message, MESSAGE_LIMIT)}"]
-    if f.hint and f.hint.strip().lower() not in ("nothing to do", "nothing to fix"):
-        lines.append(f"{indent}    [dim]fix:[/] {escape(f.hint, MESSAGE_LIMIT)}")
-    return lines
-
-
-def render_terminal(report: Report, out: TextIO | None = None, color: bool | None = None) -> None:
+def render_terminal(
+    report: Report, out: TextIO | None = None, color: bool | None = None, width: int | None = None
+) -> None:
     stream = out or sys.stdout
+    width = width or terminal_width(stream)
     console = Console(
         file=stream,
         no_color=None if color is None else not color,
         force_terminal=color if color else None,
         highlight=False,
-        soft_wrap=True,
         emoji=False,
+        width=width,
     )
-    for line in build_lines(report):
-        # the one boundary every rendered line crosses: no control byte of tenant text gets past it
-        console.print(clean_line(line))
+    for line in build_lines(report, width):
+        for text in line:
+            # already wrapped: rich must not wrap again
+            console.print(_guarded(text), soft_wrap=True)
 
 
-def build_lines(report: Report) -> list[str]:
-    diag = report.diagnosis
-    snap = diag.snapshot
-    lines: list[str] = []
-    placed: set[int] = set()
+def _guarded(text: Text) -> Text:
+    """The one boundary every rendered line crosses: t() and plain() clean each value, and should a
+    renderer ever forget them, no control byte of tenant text gets past this line either."""
+    if not has_unsafe(text.plain):
+        return text
+    return Text(clean_line(text.plain))
+
+
+def build_lines(report: Report, width: int) -> list[list[Text]]:
+    return [_verdict_line(report, width)] + [wrap(line, width) for line in report_lines(report)]
+
+
+def _verdict_line(report: Report, width: int) -> list[Text]:
+    """One line, whatever the width: it is what a reader (or `head -1`) takes in first."""
+    m, words = verdict(report, width)
+    line = f"{GLYPHS[m]} {plain(words, MESSAGE_LIMIT)}"
+    if len(line) > width:
+        line = line[: width - 1] + "…"
+    return [Text(line, style=_STYLE[m])]
+
+
+def report_lines(report: Report) -> list[Line]:
+    snap = report.diagnosis.snapshot
+    layout = build_layout(report)
     if snap.source.mode == "cluster":
-        head = f"Context {escape(snap.source.context)} · {escape(snap.source.server)}"
+        head = f"Context {t(snap.source.context)} · {t(snap.source.server)}"
     else:
-        head = f"Offline: {len(snap.source.files)} file(s)"
-    scope = "all namespaces" if snap.namespaces is None else "namespace " + ", ".join(sorted(snap.namespaces))
-    gateways = report.gateways()
-    lines.append(f"[bold]{head}[/] · {scope} · {len(gateways)} Gateway(s) in view")
-    if not gateways:
-        lines.append("  no Gateway is in view: no route in scope attaches to a Gateway egdoctor could read")
+        head = f"Offline: {plural(len(snap.source.files), 'file')}"
+    scope = (
+        "all namespaces" if snap.namespaces is None else "namespace " + t(", ".join(sorted(snap.namespaces)))
+    )
+    lines = [Line(f"[bold]{head}[/] · {scope} · {plural(len(layout.gateways), 'Gateway')} in view")]
+    if not layout.gateways:
+        lines.append(Line("no route in scope attaches to a Gateway egdoctor could read", 2))
+    for block in layout.gateways:
+        lines.append(Line(""))
+        lines.extend(_gateway_lines(report, block))
+    lines.extend(summary_lines(report.probes))
+    if layout.other:
+        lines += [Line(""), Line("[bold]Other findings[/]")]
+        for placed in layout.other:
+            lines.extend(_placed_lines(placed, 2, with_subject=True))
+    lines.append(Line(""))
+    closing = footer(report)
+    style = _STYLE["bad" if report.counts["error"] else "warn" if report.counts["warning"] else "ok"]
+    lines.append(Line(f"[{style}]{t(closing[0], MESSAGE_LIMIT)}[/]"))
+    lines.extend(Line(f"[dim]{t(rest, MESSAGE_LIMIT)}[/]") for rest in closing[1:])
+    return lines
 
-    def take(pred: object) -> list[Finding]:
-        chosen = []
-        for i, f in enumerate(report.findings):
-            if i not in placed and pred(f):  # type: ignore[operator]
-                placed.add(i)
-                chosen.append(f)
-        return chosen
 
-    for gv in gateways:
-        lines.append("")
-        lines.extend(_gateway_header(gv))
-        lines.extend(probe_lines(report.probes, gv))
-        key = gv.key
-        for f in take(
-            lambda f, key=key: (
-                f.gateway is not None
-                and f.gateway.key == key
-                and f.gateway.listener is None
-                and (f.subject is None or f.subject.kind not in ROUTE_KINDS)
+def _gateway_lines(report: Report, block: GatewayBlock) -> list[Line]:
+    gv = block.view
+    programmed = (conditions(gv.obj.status).get("Programmed") or {}).get("status") == "True"
+    addresses = ", ".join(gv.addresses) or "no address"
+    lines = [
+        Line(
+            f"{mark(block.mark)} [bold]Gateway {t(gv.key[0])}/{t(gv.key[1])}[/]   {t(addresses)}   "
+            f"mode: [bold]{t(mode_label(gv))}[/]   {'Programmed' if programmed else 'not Programmed'}"
+        )
+    ]
+    lines.extend(Line(text, 4) for text in _gateway_details(report, gv))
+    if block.client_ip is not None:
+        lines.append(client_ip_line(block.client_ip, block.client_ip_mark, 4))
+    for placed in block.findings:
+        lines.extend(_placed_lines(placed, 4))
+    if report.probes is not None:
+        lines.extend(target_lines(report.probes.targets_for(gv.key), 4))
+    if block.dns:
+        lines.append(Line("[bold]DNS[/]", 4))
+        lines.extend(row_lines(block.dns, 6))
+    lines.extend(row_lines(block.rows, 4))
+    for lb in block.listeners:
+        lines.extend(_listener_lines(lb))
+    for rb in block.routes:
+        lines.extend(_route_lines(rb))
+    return lines
+
+
+def _gateway_details(report: Report, gv: GatewayView) -> list[str]:
+    out = []
+    svc = gv.envoy_service
+    if svc is not None:
+        ann = svc.annotations.get("loadbalancer.openstack.org/proxy-protocol", "not set")
+        out.append(f"LB Service {t(svc.namespace or '')}/{t(svc.name)}   proxy-protocol: {t(ann)}")
+    elif report.diagnosis.snapshot.problems_for("EnvoyService"):
+        out.append("LB Service not readable: load-balancer checks skipped (see EGD002/EGD005)")
+    else:
+        out.append("LB Service not found (see EGD312)")
+    ctps = {lv.client_ip.ctp.ref: lv.client_ip for lv in gv.listeners if lv.client_ip.ctp is not None}
+    for ref, cip in sorted(ctps.items()):
+        # describe() names each CTP setting "CTP ..." for evidence read out of context; here the line
+        # already starts with the policy
+        out.append(f"CTP {t(ref.namespace or '')}/{t(ref.name)}   {t(cip.describe().replace('CTP ', ''))}")
+    if not ctps:
+        if gv.listeners and not gv.listeners[0].client_ip.ctp_known:
+            out.append(
+                "ClientTrafficPolicies not readable: the client-IP mode is unknown (see EGD002/EGD005)"
             )
-        ):
-            lines.extend(_finding_lines(f, "  "))
-        for lv in report.listeners(gv):
-            host = f"  {lv.hostname}" if lv.hostname else ""
-            lf = take(
-                lambda f, key=key, name=lv.name: (
-                    f.gateway is not None
-                    and f.gateway.key == key
-                    and f.gateway.listener == name
-                    and (f.subject is None or f.subject.kind not in ROUTE_KINDS)
-                )
-            )
-            # a Gateway-wide problem (a client-IP mode that lets clients forge their IP) is every listener's
-            gateway_wide = [
-                f
-                for f in report.findings
-                if f.gateway is not None
-                and f.gateway.key == key
-                and f.gateway.listener is None
-                and (f.subject is None or f.subject.kind not in ROUTE_KINDS)
-            ]
-            bad = any(f.severity is not Severity.INFO for f in lf) or any(
-                f.severity is Severity.ERROR for f in gateway_wide
-            )
-            mark = "[red]✗[/]" if bad else "[green]✓[/]"
-            lines.append(
-                f"  {mark} Listener [bold]{escape(lv.name)}[/]  {escape(lv.protocol)} :{lv.port}"
-                f"{escape(host)}  [dim]client IP: {lv.client_ip.mode}[/]"
-            )
-            tls_findings = any(f.code.startswith("EGD40") and f.severity is not Severity.INFO for f in lf)
-            for row in listener_rows(report, gv, lv):
-                # the row never contradicts the TLS findings printed right under it
-                tick = "[green]✓[/]" if row.ok() and not tls_findings else "[red]✗[/]"
-                lines.append(f"      {tick} TLS {escape(row.describe())}")
-            for f in lf:
-                lines.extend(_finding_lines(f, "      "))
-            seen_routes = set()
-            for att in lv.attachments:
-                route = att.route
-                if route.ref in seen_routes or not snap.in_scope(route.namespace):
-                    continue
-                seen_routes.add(route.ref)
-                rf = take(lambda f, ref=route.ref: f.subject == ref)
-                state = _route_state(att.status)
-                # the mark judges the route, not only the findings printed here (a route under several
-                # listeners shows its findings once)
-                route_bad = any(
-                    f.subject == route.ref and f.severity is not Severity.INFO for f in report.findings
-                )
-                mark = "[red]✗[/]" if route_bad else "[green]✓[/]"
-                lines.append(
-                    f"      {mark} {route.kind} {escape(route.namespace or '')}/{escape(route.name)}  "
-                    f"[dim]{state}[/]"
-                )
-                for f in rf:
-                    lines.extend(_finding_lines(f, "          "))
-    lines.extend(probe_notes_lines(report.probes))
-    rest = take(lambda f: True)
-    if rest:
-        lines.append("")
-        lines.append("[bold]Other findings[/]")
-        for f in rest:
-            where = f"  [dim]{escape(str(f.subject))}[/]" if f.subject else ""
-            lines.extend(_finding_lines(f, "  ") + ([where] if where else []))
-    lines.append("")
-    counts = report.counts
-    verdict = f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info"
-    if diag.skipped:
-        verdict += f" · {len(diag.skipped)} check(s) skipped: " + ", ".join(sorted(diag.skipped))
-    style = "bold red" if counts["error"] else ("yellow" if counts["warning"] else "bold green")
-    lines.append(f"[{style}]{verdict}[/]")
-    if report.findings:
-        first = report.findings[0]
+        else:
+            out.append("no ClientTrafficPolicy configures this Gateway")
+    return out
+
+
+def _listener_lines(lb: ListenerBlock) -> list[Line]:
+    lv = lb.view
+    host = f"  {t(lv.hostname)}" if lv.hostname else ""
+    port = f" :{lv.port}" if lv.port is not None else ""
+    lines = [
+        Line(
+            f"{mark(lb.mark)} Listener [bold]{t(lv.name)}[/]  {t(lv.protocol)}{port}{host}  "
+            f"[dim]client IP: {t(lv.client_ip.mode)}[/]",
+            2,
+        )
+    ]
+    for row, m in lb.tls:
+        lines.append(Line(f"{mark(m)} TLS {t(row.describe())}", 6, hang=2))
+    lines.extend(row_lines(lb.rows, 6))
+    for placed in lb.findings:
+        lines.extend(_placed_lines(placed, 6))
+    for f, where in lb.elsewhere:
         lines.append(
-            f"[dim]run `egdoctor explain {first.code}` or read docs/codes/{first.code}.md for details[/]"
+            Line(f"{mark(finding_mark(f))} {f.code}  concerns this listener too: see listener {t(where)}", 6)
         )
     return lines
 
 
-def _gateway_header(gv: GatewayView) -> list[str]:
-    conds = conditions(gv.obj.status)
-    programmed = conds.get("Programmed")
-    state = (
-        "Programmed" if programmed is not None and programmed.get("status") == "True" else "not Programmed"
-    )
-    addresses = ", ".join(gv.addresses) or "no address"
+def _route_lines(rb: RouteBlock) -> list[Line]:
+    via = "listener" if len(rb.listeners) == 1 else "listeners"
     lines = [
-        f"[bold]Gateway {escape(gv.key[0])}/{escape(gv.key[1])}[/]   {escape(addresses)}   "
-        f"mode: [bold]{escape(mode_label(gv))}[/]   {state}"
+        Line(
+            f"{mark(rb.mark)} {t(rb.ref.kind)} [bold]{t(rb.ref.namespace or '')}/{t(rb.ref.name)}[/]  "
+            f"[dim]on {via} {t(', '.join(rb.listeners))} · {_route_state(rb.status)}[/]",
+            2,
+        )
     ]
-    svc = gv.envoy_service
-    if svc is not None:
-        ann = svc.annotations.get("loadbalancer.openstack.org/proxy-protocol", "not set")
-        where = f"{escape(svc.namespace or '')}/{escape(svc.name)}"
-        lines.append(f"  LB Service {where}   proxy-protocol: {escape(str(ann))}")
-    elif gv.listeners and gv.listeners[0].client_ip.lb_proxy == "unknown":
-        lines.append("  LB Service not readable or not found")
-    ctps = {lv.client_ip.ctp.ref: lv.client_ip for lv in gv.listeners if lv.client_ip.ctp is not None}
-    for ref, cip in sorted(ctps.items()):
-        lines.append(f"  CTP {escape(ref.namespace or '')}/{escape(ref.name)}   {escape(cip.describe())}")
-    if not ctps:
-        if gv.listeners and not gv.listeners[0].client_ip.ctp_known:
-            lines.append(
-                "  ClientTrafficPolicies not readable: the client-IP mode is unknown (see EGD002/EGD005)"
+    for placed in rb.findings:
+        lines.extend(_placed_lines(placed, 6))
+    return lines
+
+
+def _placed_lines(placed: Placed, indent: int, with_subject: bool = False) -> list[Line]:
+    lines = _finding_lines(placed.finding, indent)
+    if with_subject and placed.finding.subject is not None:
+        lines.append(Line(f"[dim]{t(placed.finding.subject)}[/]", indent + 4))
+    for c in placed.consequences:
+        lines.append(
+            Line(
+                f"[dim]consequence:[/] {mark(finding_mark(c))} {c.code}  {t(c.message, MESSAGE_LIMIT)}",
+                indent + 4,
+                hang=4,
             )
-        else:
-            lines.append("  no ClientTrafficPolicy configures this Gateway")
+        )
+    return lines
+
+
+def _finding_lines(f: Finding, indent: int) -> list[Line]:
+    lines = [
+        Line(
+            f"{mark(finding_mark(f))} [bold]{f.code}[/]  {t(f.message, MESSAGE_LIMIT)}",
+            indent,
+            hang=len(f.code) + 4,
+        )
+    ]
+    if f.hint and f.hint.strip().lower() not in _NOTHING_TO_DO:
+        lines.append(Line(f"[dim]fix:[/] {t(f.hint, MESSAGE_LIMIT)}", indent + 4, hang=5))
     return lines
 
 
@@ -197,7 +222,5 @@ def _route_state(status: object) -> str:
     for ctype in ("Accepted", "ResolvedRefs"):
         c = conds.get(ctype)
         if c is not None:
-            parts.append(
-                ctype if c.get("status") == "True" else f"{ctype}=False ({escape(str(c.get('reason')))})"
-            )
-    return "  ".join(parts)
+            parts.append(ctype if c.get("status") == "True" else f"{ctype}=False ({t(c.get('reason'))})")
+    return ", ".join(parts)

@@ -52,23 +52,43 @@ class TlsRow:
             "listener": self.listener,
             "hostname": self.hostname,
             "secret": {"namespace": self.secret.namespace, "name": self.secret.name} if self.secret else None,
-            "certificate": (
-                {"namespace": self.certificate[0], "name": self.certificate[1]} if self.certificate else None
-            ),
-            "issuer": (
-                {"kind": self.issuer.kind, "namespace": self.issuer.namespace, "name": self.issuer.name}
-                if self.issuer
+            # what the Secret holds (null: no Secret, or no readable certificate in it)
+            "secretCertificate": (
+                {
+                    "subject": self.cert.subject,
+                    "issuer": self.cert.issuer,
+                    "dnsNames": list(self.cert.sans),
+                    "notBefore": _iso(self.cert.not_before),
+                    "notAfter": _iso(self.cert.not_after),
+                    "selfSigned": self.cert.self_signed,
+                }
+                if self.cert
                 else None
             ),
-            "subject": self.cert.subject if self.cert else None,
-            "certificateIssuer": self.cert.issuer if self.cert else None,
-            "dnsNames": list(self.cert.sans) if self.cert else [],
-            "notBefore": _iso(self.cert.not_before) if self.cert else None,
-            "notAfter": _iso(self.cert.not_after) if self.cert else None,
-            "selfSigned": self.cert.self_signed if self.cert else None,
-            "ready": self.ready,
+            # the cert-manager objects that write the Secret (null: not managed by cert-manager)
+            "certManager": (
+                {
+                    "certificate": (
+                        {"namespace": self.certificate[0], "name": self.certificate[1]}
+                        if self.certificate
+                        else None
+                    ),
+                    "issuer": (
+                        {
+                            "kind": self.issuer.kind,
+                            "namespace": self.issuer.namespace,
+                            "name": self.issuer.name,
+                        }
+                        if self.issuer
+                        else None
+                    ),
+                    "ready": self.ready,
+                    "brokenLink": self.broken_detail,
+                }
+                if self.certificate or self.issuer
+                else None
+            ),
             "covered": self.covered,
-            "brokenLink": self.broken_detail,
             "codes": list(self.codes),
         }
 

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-from egdoctor import __version__
 from egdoctor.checks.engine import Diagnosis
 from egdoctor.findings.model import Finding, Severity
 from egdoctor.model.topology import GatewayView, ListenerView
 from egdoctor.probes.model import ProbeReport
-from egdoctor.report.probe_view import gateway_probe_json, probe_json
-from egdoctor.report.tls_view import tls_json
-from egdoctor.snapshot.objects import as_list, conditions
+from egdoctor.report.causes import root_causes
 
 
 @dataclass(frozen=True)
@@ -24,10 +22,21 @@ class Report:
     extra: Mapping[str, Any] = field(default_factory=dict)  # later phases (probes) add their sections
     probes: ProbeReport | None = None
 
+    @cached_property
+    def root_causes(self) -> Mapping[int, int]:
+        """Index of each finding that is a consequence of another -> index of its root cause."""
+        return root_causes(self.findings)
+
+    @property
+    def causes(self) -> list[Finding]:
+        """The findings that are no consequence of another, most severe first: what to fix."""
+        return [f for i, f in enumerate(self.findings) if i not in self.root_causes]
+
     @property
     def counts(self) -> dict[str, int]:
+        """Per severity, each problem once: a consequence counts with its cause."""
         out = {s.value: 0 for s in (Severity.ERROR, Severity.WARNING, Severity.INFO)}
-        for f in self.findings:
+        for f in self.causes:
             out[f.severity.value] += 1
         return out
 
@@ -74,68 +83,3 @@ def mode_label(gv: GatewayView) -> str:
             else "xff"
         )
     return mode
-
-
-def gateway_json(gv: GatewayView) -> dict[str, Any]:
-    svc = gv.envoy_service
-    conds = conditions(gv.obj.status)
-    return {
-        "namespace": gv.key[0],
-        "name": gv.key[1],
-        "class": gv.obj.spec.get("gatewayClassName"),
-        "mode": gv.mode,
-        "addresses": list(gv.addresses),
-        "programmed": (conds.get("Programmed") or {}).get("status") == "True",
-        "loadBalancer": {
-            "service": f"{svc.namespace}/{svc.name}" if svc else None,
-            "proxyProtocol": gv.listeners[0].client_ip.lb_proxy if gv.listeners else "unknown",
-            "sourceRanges": [str(r) for r in as_list(svc.spec.get("loadBalancerSourceRanges"))]
-            if svc
-            else [],
-        },
-        "listeners": [
-            {
-                "name": lv.name,
-                "port": lv.port,
-                "protocol": lv.protocol,
-                "hostname": lv.hostname,
-                "mode": lv.client_ip.mode,
-                "clientTrafficPolicy": f"{lv.client_ip.ctp.namespace}/{lv.client_ip.ctp.name}"
-                if lv.client_ip.ctp
-                else None,
-                "proxyProtocol": lv.client_ip.proxy_protocol,
-                "xffTrustedHops": lv.client_ip.xff_hops,
-                "routes": sorted(
-                    {f"{a.route.kind}/{a.route.namespace}/{a.route.name}" for a in lv.attachments}
-                ),
-            }
-            for lv in gv.listeners
-        ],
-    }
-
-
-def report_json(report: Report) -> dict[str, Any]:
-    snap = report.diagnosis.snapshot
-    src = snap.source
-    return {
-        "egdoctor": __version__,
-        "source": {"mode": src.mode, "server": src.server, "context": src.context, "files": list(src.files)},
-        "scope": {
-            "namespaces": sorted(snap.namespaces) if snap.namespaces is not None else None,
-            "allNamespaces": snap.namespaces is None,
-        },
-        "gateways": [
-            {**gateway_json(gv), **gateway_probe_json(report.probes, gv)} for gv in report.gateways()
-        ],
-        "findings": [f.to_json() for f in report.findings],
-        "tls": tls_json(report),
-        "skippedChecks": dict(report.diagnosis.skipped),
-        **probe_json(report.probes),
-        **dict(report.extra),
-        "summary": {
-            **report.counts,
-            "total": len(report.findings),
-            "failOn": report.fail_on.value if report.fail_on else "none",
-            "exitCode": report.exit_code,
-        },
-    }

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from egdoctor.pool import parallel_map
 from egdoctor.snapshot import bounded_json
 from egdoctor.snapshot.assemble import assemble
 from egdoctor.snapshot.kinds import KINDS, ROUTE_KINDS, KindSpec, Scope
@@ -31,6 +31,9 @@ _NAMESPACE_FANOUT_LIMIT = 12
 MAX_OBJECTS_PER_LIST = 20_000
 MAX_BYTES_PER_LIST = 128 * 1024 * 1024
 MAX_SECRET_GETS = 256  # listener certificateRefs followed per run
+# Scopes whose objects sit where the read Gateways and routes point, so that a forbidden cluster-wide
+# list can be retried namespace by namespace. Routes and Gateways themselves could be anywhere.
+_FALLBACK = frozenset({Scope.ENVOY_SERVICE, Scope.GATEWAYS, Scope.BACKENDS})
 
 
 class ClusterUnavailable(Exception):
@@ -55,7 +58,10 @@ def connect(kubeconfig: str | None, context: str | None, request_timeout: float)
     from kubernetes.config.config_exception import ConfigException
 
     cfg = client.Configuration()
-    path = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+    env = os.environ.get("KUBECONFIG")
+    path = kubeconfig or env or os.path.expanduser("~/.kube/config")
+    # how the user named the kubeconfig, for messages: the flag, the variable, or the default path
+    named = f"--kubeconfig {kubeconfig}" if kubeconfig else f"KUBECONFIG={env}" if env else path
     paths = [p for p in path.split(os.pathsep) if p]
     label = context or ""
     namespace = "default"
@@ -63,20 +69,22 @@ def connect(kubeconfig: str | None, context: str | None, request_timeout: float)
         if kubeconfig or any(os.path.exists(p) for p in paths):
             missing = [p for p in paths if not os.path.exists(p)]
             if kubeconfig and missing:
-                raise ClusterUnavailable("-", label or "-", f"kubeconfig {missing[0]} does not exist")
+                raise ClusterUnavailable("", label, f"--kubeconfig {missing[0]}: no such file")
             existing = os.pathsep.join(p for p in paths if os.path.exists(p))
             contexts, current = config.list_kube_config_contexts(config_file=existing)
             chosen = next((c for c in contexts if c["name"] == context), None) if context else current
             if context and chosen is None:
                 names = ", ".join(sorted(c["name"] for c in contexts)) or "none"
                 raise ClusterUnavailable(
-                    "-", context, f"context {context!r} not found in kubeconfig (have: {names})"
+                    "", context, f"context {context!r} not found in {named} (have: {names})"
                 )
             if chosen is None:
-                raise ClusterUnavailable("-", "-", "kubeconfig has no current context; pass --context")
+                raise ClusterUnavailable("", "", f"{named} has no current context; pass --context")
             label = chosen["name"]
             namespace = chosen.get("context", {}).get("namespace") or "default"
             config.load_kube_config(config_file=existing, context=label, client_configuration=cfg)
+        elif env:
+            raise ClusterUnavailable("", label, f"KUBECONFIG={env}: no such file")
         elif os.environ.get("KUBERNETES_SERVICE_HOST"):
             config.load_incluster_config(client_configuration=cfg)
             label = "in-cluster"
@@ -86,14 +94,17 @@ def connect(kubeconfig: str | None, context: str | None, request_timeout: float)
                     namespace = fh.read().strip() or "default"
         else:
             raise ClusterUnavailable(
-                "-", "-", "no kubeconfig found (set --kubeconfig or KUBECONFIG) and not in a pod"
+                "",
+                "",
+                f"no kubeconfig: --kubeconfig not given, KUBECONFIG not set, {path} does not exist, "
+                "and not running in a pod",
             )
     except ClusterUnavailable:
         raise
     except (ConfigException, OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise ClusterUnavailable("-", label or "-", f"invalid kubeconfig: {_one_line(exc)}") from None
+        raise ClusterUnavailable("", label, f"invalid kubeconfig ({named}): {_one_line(exc)}") from None
     except Exception as exc:  # the loader raises yaml errors and others; all mean "bad kubeconfig"
-        raise ClusterUnavailable("-", label or "-", f"invalid kubeconfig: {_one_line(exc)}") from None
+        raise ClusterUnavailable("", label, f"invalid kubeconfig ({named}): {_one_line(exc)}") from None
     # A diagnosis tool should fail fast: urllib3's default retries multiply every timeout.
     cfg.retries = 0
     api = client.ApiClient(configuration=cfg)
@@ -132,7 +143,9 @@ class ClusterReader:
         self.workers = workers
         self.served: dict[str, str] = {}  # KindSpec.name -> version
         self.problems: list[AccessProblem] = []
-        self._envoy_per_namespace = False
+        # inputs whose cluster-wide list was forbidden: retried in the namespaces that matter (where the
+        # read Gateways and routes point); the denial is reported only when no retry could be planned
+        self._forbidden_wide: dict[str, AccessProblem] = {}
 
     # -- transport ------------------------------------------------------------------------------------
     def _get(self, path: str, query: Mapping[str, str] | None = None) -> _Response:
@@ -180,14 +193,12 @@ class ClusterReader:
         gvs = sorted(
             {f"{s.group}/{v}" for s in specs if s.group for v in s.versions if v in groups.get(s.group, [])}
         )
-        with ThreadPoolExecutor(self.workers) as pool:
-            for gv, resp in zip(gvs, pool.map(lambda gv: self._get(f"/apis/{gv}"), gvs), strict=True):
-                if resp.status < 400 and isinstance(resp.body, Mapping):
-                    resources[gv] = {
-                        str(r.get("name"))
-                        for r in as_list(resp.body.get("resources"))
-                        if isinstance(r, Mapping)
-                    }
+        answers = parallel_map(lambda gv: self._get(f"/apis/{gv}"), gvs, self.workers)
+        for gv, resp in zip(gvs, answers, strict=True):
+            if resp.status < 400 and isinstance(resp.body, Mapping):
+                resources[gv] = {
+                    str(r.get("name")) for r in as_list(resp.body.get("resources")) if isinstance(r, Mapping)
+                }
         for spec in specs:
             for version in spec.versions:
                 gv = f"{spec.group}/{version}" if spec.group else version
@@ -291,19 +302,21 @@ class ClusterReader:
             requests = {t: (self._path(KINDS[t[0]], t[1]), KINDS[t[0]].label_selector) for t in todo}
             unique = sorted(set(requests.values()), key=lambda r: (r[0], r[1] or ""))
             owners = [next(t for t in todo if requests[t] == r) for r in unique]
-            with ThreadPoolExecutor(self.workers) as pool:
-                lists = pool.map(lambda t: self.list_kind(KINDS[t[0]], t[1]), owners)
-                fetched = dict(zip(unique, lists, strict=True))
+            lists = parallel_map(lambda t: self.list_kind(KINDS[t[0]], t[1]), owners, self.workers)
+            fetched = dict(zip(unique, lists, strict=True))
             results = [_for_input(fetched[requests[t]], t[0]) for t in todo]
             for key, result in zip(todo, results, strict=True):
                 done.add(key)
                 if isinstance(result, AccessProblem):
-                    if key[0] == "EnvoyService" and key[1] is None and result.reason == "forbidden":
-                        self._envoy_per_namespace = True
+                    if key[1] is None and result.reason == "forbidden" and _may_retry(key[0]):
+                        self._forbidden_wide[key[0]] = result
                         continue  # retried per namespace in the next round; only those failures matter
                     self.problems.append(result)
                 else:
                     data[key] = result
+        for name, problem in self._forbidden_wide.items():
+            if not any(n == name and ns is not None for n, ns in done):
+                self.problems.append(problem)  # no namespace to retry in: the denial itself is the answer
         raw: dict[str, list[Mapping[str, Any]]] = {}
         for (name, _ns), items in data.items():
             raw.setdefault(name, []).extend(items)
@@ -336,8 +349,9 @@ class ClusterReader:
             if (ref.namespace, ref.name) not in wanted:
                 wanted.append((ref.namespace, ref.name))
         spec = KINDS["Secret"]
-        with ThreadPoolExecutor(self.workers) as pool:
-            results = list(pool.map(lambda t: self.get_object(spec, t[0], t[1]), wanted[:MAX_SECRET_GETS]))
+        results = parallel_map(
+            lambda t: self.get_object(spec, t[0], t[1]), wanted[:MAX_SECRET_GETS], self.workers
+        )
         items: list[Mapping[str, Any]] = []
         for result in results:
             if isinstance(result, AccessProblem):
@@ -377,14 +391,11 @@ class ClusterReader:
         def items(name: str) -> list[Mapping[str, Any]]:
             return [o for (n, _), objs in data.items() if n == name for o in objs]
 
-        if asked is None:
-            # Secrets are never listed: read_secrets() gets the ones listeners may use, by name
-            return {(name, None) for name in inputs if KINDS[name].scope is not Scope.LISTENER_SECRETS}
         routes = [r for kind in ROUTE_KINDS for r in items(kind)]
         gateways = items("Gateway")
-        gateway_ns = set(asked)
-        route_ns = set(asked)
-        backend_ns = set(asked)
+        gateway_ns = set(asked or ())
+        route_ns = set(asked or ())
+        backend_ns = set(asked or ())
         secret_ns: set[str] = set()
         for route in routes:
             rns = str(dig(route, "metadata", "namespace", default=""))
@@ -400,12 +411,35 @@ class ClusterReader:
         for gw in gateways:
             gns = str(dig(gw, "metadata", "namespace", default=""))
             backend_ns.add(gns)
+            gateway_ns.add(gns)  # with -A, a Gateway no route points at still has its policies
             for listener in as_list(dig(gw, "spec", "listeners")):
                 for ref in as_list(dig(listener, "tls", "certificateRefs")):
                     if isinstance(ref, Mapping):
                         secret_ns.add(str(ref.get("namespace") or gns))
+        # the grants where listener certificateRefs point decide which Secrets may be read
+        grant_ns = backend_ns | gateway_ns | secret_ns
+        fallback = {
+            Scope.ENVOY_SERVICE: gateway_ns | {ENVOY_GATEWAY_SYSTEM},
+            Scope.GATEWAYS: gateway_ns,
+            Scope.BACKENDS: backend_ns | gateway_ns,
+        }
+
+        def retry_in(name: str) -> set[str]:
+            return grant_ns if name == "ReferenceGrant" else fallback[KINDS[name].scope]
+
+        retries: set[tuple[str, str | None]] = {
+            (name, ns)
+            for name in self._forbidden_wide
+            if len(retry_in(name)) <= _NAMESPACE_FANOUT_LIMIT
+            for ns in retry_in(name)
+            if ns
+        }
+        if asked is None:
+            # Secrets are never listed: read_secrets() gets the ones listeners may use, by name
+            wide = {(n, None) for n in inputs if KINDS[n].scope is not Scope.LISTENER_SECRETS}
+            return wide | retries
         gateways_in_asked = any(dig(g, "metadata", "namespace") in asked for g in gateways)
-        wanted: set[tuple[str, str | None]] = set()
+        wanted = set(retries)
         for name in inputs:
             spec = KINDS[name]
             if spec.scope is Scope.CLUSTER:
@@ -416,16 +450,17 @@ class ClusterReader:
             elif spec.scope is Scope.GATEWAYS:
                 wanted |= _fan(name, gateway_ns | (route_ns if name != "Gateway" else set()))
             elif spec.scope is Scope.BACKENDS:
-                # the grants where listener certificateRefs point decide which Secrets may be read
-                extra = secret_ns if name == "ReferenceGrant" else set()
-                wanted |= _fan(name, backend_ns | gateway_ns | extra)
+                wanted |= _fan(name, grant_ns if name == "ReferenceGrant" else backend_ns | gateway_ns)
             elif spec.scope is Scope.ENVOY_SERVICE:
+                # Customers rarely may list Services cluster-wide: a denial is retried where Envoy
+                # Gateway puts them (its own namespace, or the Gateway's in GatewayNamespace deploy mode).
                 wanted.add((name, None))
-                if self._envoy_per_namespace:
-                    # Customers rarely may list Services cluster-wide: look where Envoy Gateway puts them
-                    # (its own namespace, or the Gateway's namespace in GatewayNamespace deploy mode).
-                    wanted |= {(name, ns) for ns in gateway_ns | {ENVOY_GATEWAY_SYSTEM}}
         return wanted
+
+
+def _may_retry(name: str) -> bool:
+    # Gateways are where the fallback looks, so a denied Gateway list cannot fall back to itself.
+    return KINDS[name].scope in _FALLBACK and name != "Gateway"
 
 
 def _for_input(

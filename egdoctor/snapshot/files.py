@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -19,7 +20,8 @@ _SUFFIXES = {".yaml", ".yml", ".json"}
 
 
 class InputError(Exception):
-    """A path that cannot be read at all (a usage error, not a finding)."""
+    """A path that cannot be read at all, or inputs of which none holds an object (a usage error, not a
+    finding: a report on nothing would read as a pass)."""
 
 
 def expand(paths: Iterable[str]) -> list[Path]:
@@ -66,29 +68,35 @@ _PARSE_ERRORS = (yaml.YAMLError, ValueError, OSError, RecursionError)
 _DOCUMENT_START = re.compile(r"^---(?=\s|$)", re.MULTILINE)
 
 
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-def _documents_one_by_one(path: Path) -> tuple[list[Any], list[tuple[int | None, BaseException]]]:
+def _documents_one_by_one(path: Path) -> tuple[list[tuple[int, Any]], list[tuple[int, BaseException]]]:
     """A multi-document YAML file whose whole parse failed, parsed again document by document (split at
-    `---` lines, as kubectl writes them)."""
+    `---` lines, as kubectl writes them). Documents and errors carry their document's number; an error's
+    mark counts lines from the top of the file, so that FILE:LINE:COLUMN points where an editor should
+    jump."""
     if path.suffix.lower() == ".json":
         return [], []
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        return [], [(None, exc)]
-    chunks = _DOCUMENT_START.split(text)
-    if len(chunks) < 2:
+    except OSError:
         return [], []
-    docs: list[Any] = []
-    broken: list[tuple[int | None, BaseException]] = []
-    for index, chunk in enumerate(c for c in chunks if c.strip()):
+    separators = list(_DOCUMENT_START.finditer(text))
+    if not separators:
+        return [], []
+    starts = [0] + [m.end() for m in separators]
+    ends = [m.start() for m in separators] + [len(text)]
+    docs: list[tuple[int, Any]] = []
+    broken: list[tuple[int, BaseException]] = []
+    number = 0
+    for start, end in zip(starts, ends, strict=True):
+        chunk = text[start:end]
+        if not chunk.strip():
+            continue
+        number += 1
+        # blank lines in front shift the parser's marks to the chunk's place in the file
         try:
-            docs.append(yaml.load(chunk, Loader=_NoAliasLoader))
+            docs.append((number, yaml.load("\n" * text.count("\n", 0, start) + chunk, Loader=_NoAliasLoader)))
         except _PARSE_ERRORS as exc:
-            broken.append((index, exc))
+            broken.append((number, exc))
     return docs, broken
 
 
@@ -104,31 +112,67 @@ def _flatten(doc: Any) -> Iterator[Any]:
         yield doc
 
 
+def parse_problem(path: Path, exc: BaseException) -> str:
+    """`FILE:LINE:COLUMN: what` (1-based, like compilers), so an editor can jump to it."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        what = exc.problem or exc.context or "invalid YAML"
+        return f"{path}:{mark.line + 1}:{mark.column + 1}: {what}"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{path}:{exc.lineno}:{exc.colno}: {exc.msg}"
+    if isinstance(exc, yaml.reader.ReaderError):
+        return f"{path}: not a text file (a binary character at byte {exc.position})"
+    if isinstance(exc, RecursionError):
+        return f"{path}: nested too deeply to read"
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"{path}: {first}"
+
+
 def load_files(paths: Iterable[str], namespaces: frozenset[str] | None) -> Snapshot:
+    paths = list(paths)
     files = expand(paths)
     raw: dict[str, list[Mapping[str, Any]]] = {name: [] for name in KINDS}
     malformed: list[Malformed] = []
+    unreadable: list[str] = []  # why each file that gave no object gave none
+    objects = 0
     for path in files:
+        problems: list[str] = []  # FILE:LINE:COLUMN of each document that did not parse
         try:
-            docs = list(_documents(path))
+            docs = list(enumerate(_documents(path), start=1))
         except _PARSE_ERRORS as exc:
             # one broken document (a tenant object nested past the parser's limit, say) costs only itself
             docs, broken = _documents_one_by_one(path)
             if not docs:
-                broken = [(None, exc)]
-            for index, error in broken:
-                where = str(path) if index is None else f"{path} (document {index + 1})"
-                malformed.append(
-                    Malformed(ObjectRef("File", None, where), f"cannot parse: {_first_line(error)}")
-                )
-        for doc in docs:
+                problem = parse_problem(path, exc)
+                unreadable.append(problem)
+                malformed.append(Malformed(ObjectRef("File", None, str(path)), f"cannot parse {problem}"))
+                continue
+            for number, error in broken:
+                problems.append(parse_problem(path, error))
+                where = ObjectRef("File", None, f"{path} (document {number})")
+                malformed.append(Malformed(where, f"cannot parse {problems[-1]}"))
+        found = 0
+        for number, doc in docs:
             for item in _flatten(doc):
                 if not isinstance(item, Mapping) or not isinstance(item.get("kind"), str):
-                    malformed.append(Malformed(ObjectRef("File", None, str(path)), "a document without kind"))
+                    malformed.append(
+                        Malformed(ObjectRef("File", None, str(path)), f"document {number} has no kind")
+                    )
                     continue
+                found += 1
                 spec = spec_for_object(str(item.get("apiVersion", "")), item["kind"])
                 if spec is not None:
                     raw[spec.name].append(item)
+        if not found:
+            unreadable.append(
+                problems[0] if problems else f"{path}: no Kubernetes object (no document with a kind)"
+            )
+        objects += found
+    if not objects:
+        if not files:
+            raise InputError(f"--from-file {', '.join(paths)}: no .yaml, .yml or .json file in it")
+        more = f" (and {len(unreadable) - 1} more file(s))" if len(unreadable) > 1 else ""
+        raise InputError(f"--from-file: nothing to diagnose: {unreadable[0]}{more}")
     raw["EnvoyService"] = list(derive_envoy_services(raw))
     # A dump holds what its author exported: a kind with no object in it was probably not exported.
     held = {name for name, items in raw.items() if items}

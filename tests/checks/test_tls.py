@@ -21,8 +21,9 @@ from egdoctor.checks.engine import Diagnosis, run_checks
 from egdoctor.checks.registry import Options
 from egdoctor.checks.tls import pick_solver, san_covers, served_hostnames
 from egdoctor.findings.model import Finding, Severity
+from egdoctor.report.json_out import report_json
 from egdoctor.report.tls_view import tls_rows
-from egdoctor.report.view import Report, report_json
+from egdoctor.report.view import Report
 from egdoctor.snapshot.assemble import assemble, derive_envoy_services
 from egdoctor.snapshot.kinds import KINDS, spec_for_object
 from egdoctor.snapshot.model import AccessProblem, Source
@@ -525,7 +526,9 @@ def test_the_json_report_carries_the_tls_rows() -> None:
     d = diagnose("tls-issuer-not-ready", namespaces=["team-b"])
     data = report_json(Report(d, d.findings, Severity.ERROR))
     (row,) = data["tls"]
-    assert row["listener"] == "https-team-b" and row["ready"] is False
-    assert row["issuer"] == {"kind": "Issuer", "namespace": "gateway", "name": "letsencrypt-staging"}
-    assert row["brokenLink"] == "its Issuer gateway/letsencrypt-staging does not exist"
-    assert row["notAfter"] and row["dnsNames"] == ["team-b.example.com"]
+    cm = row["certManager"]
+    assert row["listener"] == "https-team-b" and cm["ready"] is False
+    assert cm["issuer"] == {"kind": "Issuer", "namespace": "gateway", "name": "letsencrypt-staging"}
+    assert cm["brokenLink"] == "its Issuer gateway/letsencrypt-staging does not exist"
+    held = row["secretCertificate"]
+    assert held["notAfter"] and held["dnsNames"] == ["team-b.example.com"]

@@ -147,8 +147,9 @@ def test_interrupt_mid_probe_deletes_the_route(tmp_path: Path, sig: signal.Signa
                 proc.wait()
         assert _leftovers(lab) == []
     assert proc.returncode == 130, stderr
-    assert "interrupted" in stderr and "Traceback" not in stderr
-    assert time.monotonic() - sent < 12  # at most the probes already in flight finish
+    assert stderr.splitlines() == ["egdoctor: interrupted"], stderr
+    # the probes in flight are abandoned; deleting the route takes a few API calls
+    assert time.monotonic() - sent < 2
 
 
 def test_unreadable_logs_fall_back_to_connection_behaviour(tmp_path: Path) -> None:
@@ -229,21 +230,16 @@ def test_json_shape(tmp_path: Path) -> None:
     report = result.json
     assert report["gateways"][0]["observedClientIP"] == "127.0.0.1"
     rows = report["probes"]
-    keys = {
-        "gateway",
-        "address",
-        "port",
-        "listener",
-        "sent",
-        "outcome",
-        "status",
-        "proves",
-        "observedClientIP",
-    }
-    assert all(keys <= set(r) for r in rows)
-    plain = next(r for r in rows if r["kind"] == "plain" and r["port"] == 80)
+    # typed rows: every kind carries what was sent, received and proven; requests add where and how
+    common = {"kind", "gateway", "listener", "sent", "received", "proves", "verdict", "elapsedSeconds"}
+    request = common | {"address", "port", "probe", "outcome", "status", "observedClientIP"}
+    shapes = {"dns": common, "cert": common | {"address", "port"}, "http": request, "tls": request}
+    assert all(set(r) == shapes[r["kind"]] for r in rows), rows
+    assert {r["kind"] for r in rows} == {"dns", "http", "tls", "cert"}
+    plain = next(r for r in rows if r.get("probe") == "plain" and r["port"] == 80)
     assert plain == {
         **plain,
+        "kind": "http",
         "gateway": "gateway/shared",
         "address": lb,
         "listener": "http",
@@ -251,7 +247,8 @@ def test_json_shape(tmp_path: Path) -> None:
         "status": 200,
         "observedClientIP": "127.0.0.1",
     }
-    forged = next(r for r in rows if r["kind"] == "forged-proxy" and r["port"] == 80)
+    assert next(r for r in rows if r.get("probe") == "plain" and r["port"] == 443)["kind"] == "tls"
+    forged = next(r for r in rows if r.get("probe") == "forged-proxy" and r["port"] == 80)
     assert forged["status"] == 400 and "cannot forge" in forged["proves"]
     assert report["probeGateways"][0]["verified"] is True
 
@@ -271,7 +268,9 @@ def test_terminal_report(tmp_path: Path) -> None:
     out = result.stdout
     assert f"Probe {lb}:80" in out
     assert "forged PROXY v2 (src 203.0.113.180) + GET" in out and "-> 400 Bad Request" in out
-    assert "✓ Envoy observed client IP 127.0.0.1  (this machine: 127.0.0.1)  ✓" in out
+    # the client-IP verdict, one mark on one line (the terminal may be as narrow as 80 columns)
+    assert "✓ Client IP: Envoy observed 127.0.0.1  (this machine: 127.0.0.1)" in out
+    assert out.splitlines()[0] == "✓ no problems: client IP verified"
 
 
 def test_probe_command_reports_only_what_traffic_showed(tmp_path: Path) -> None:
@@ -368,7 +367,7 @@ def test_a_server_that_never_answers_is_bounded_by_the_probe_timeout(silent_gate
         and f"{silent_gateway}:80 (listener http) is unreachable: no answer within 1s" in egd601[0]["message"]
     )
     # one probe per port: after a silent answer nothing more is sent there
-    probes = sorted((r["port"], r["kind"]) for r in report["probes"] if r["kind"] != "dns")
+    probes = sorted((r["port"], r["probe"]) for r in report["probes"] if r["kind"] != "dns")
     assert probes == [(80, "plain"), (443, "plain")]
 
 
