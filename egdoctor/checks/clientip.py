@@ -248,6 +248,12 @@ def proxy_mismatch_issues(ctx: CheckContext, gv: GatewayView) -> list[tuple[str,
         elif ci.proxy_protocol == "off" and ci.lb_proxy in ("v1", "v2"):
             ns, name = gv.key
             broken = _not_applied(ci)
+            first = gv.listener(ci.proxy_from) if ci.proxy_from else None
+            if not broken and first is not None and _not_applied(first.client_ip):
+                broken = (
+                    f"plain-HTTP listeners on port {lv.port} share the settings of listener {first.name}, "
+                    f"the first of them: {_not_applied(first.client_ip)}"
+                )
             if broken:
                 ctp_state = broken
             elif ci.ctp is not None:
@@ -258,11 +264,12 @@ def proxy_mismatch_issues(ctx: CheckContext, gv: GatewayView) -> list[tuple[str,
             others_use_proxy = any(o.client_ip.proxy_protocol != "off" for o in gv.listeners)
             remove_annotation = not broken and (expect == "xff" or (expect is None and not others_use_proxy))
             if broken:
+                failed = ci.ctp if not (first and _not_applied(first.client_ip)) else first.client_ip.ctp
+                named = f"{obj_text(failed)} " if failed else ""
+                describe = f"-n {failed.namespace} {failed.name}" if failed else f"-n {ns}"
                 fix = (
-                    f"fix what ClientTrafficPolicy {_ctp_name(ci)} reports in its status (EGD303, "
-                    f"`kubectl describe clienttrafficpolicy -n {ci.ctp.namespace if ci.ctp else ns} "
-                    f"{ci.ctp.name if ci.ctp else ''}`): the load balancer is right, the policy is not "
-                    "applied"
+                    f"fix what ClientTrafficPolicy {named}reports in its status (EGD303, `kubectl describe "
+                    f"clienttrafficpolicy {describe}`): the load balancer is right, the policy is not applied"
                 )
             elif expect == "xff":
                 fix = (
