@@ -58,7 +58,7 @@ from egdoctor_lab.datapath.plan import DataPathPlan, RoutePlan
 from egdoctor_lab.eg.controller import EgController
 from egdoctor_lab.eg.releases import release
 from egdoctor_lab.eg.statuses import kept_objects
-from egdoctor_lab.scenario import Scenario, load_scenario
+from egdoctor_lab.scenario import Scenario, ScenarioError, load_scenario
 from egdoctor_lab.translate import (
     OWNING_NAME,
     OWNING_NAMESPACE,
@@ -204,6 +204,15 @@ class LabCluster:
                     self.api.store.add(self.eg.controller_pod())
             if self.settings is not None:
                 self._start_datapath(self.settings)
+            elif self.eg is not None:
+                # EG's configuration is meant to run: every Gateway with a LoadBalancer Service gets its
+                # Envoy and load balancer, as if the scenario said `datapath: {}`.
+                try:
+                    self.settings = DatapathSettings()
+                    self._start_datapath(self.settings)
+                except ScenarioError as exc:
+                    self.settings = None
+                    self.notes.append(f"no data path: {exc}")
         except BaseException:
             self.close()
             raise
