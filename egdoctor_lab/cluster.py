@@ -557,22 +557,34 @@ class LabCluster:
                 return
             # Checked before the running Envoy is touched: on a cluster Envoy NACKs a bad update and
             # keeps serving the previous configuration, while the route status still says Accepted.
-            problem = self._envoy_refuses(plan)
-            if problem:
-                self._rejected = plan
-                self.notes.append(f"Envoy refused the routes, the previous ones stay in force: {problem}")
-                print(f"lab: {self.notes[-1]}", file=sys.stderr)
-                return
-            self._rejected = None
             previous = self.datapath.plan
-            try:
-                self.datapath.reconfigure(plan)
-            except LabError as exc:
-                print(
-                    f"lab: Envoy did not take the new routes, restoring the previous ones: {exc}",
-                    file=sys.stderr,
-                )
-                self.datapath.reconfigure(previous)
+            datapath = self.datapath
+            taken = self._apply_or_keep(
+                self._envoy_refuses(plan),
+                "the routes",
+                lambda: datapath.reconfigure(plan),
+                lambda: datapath.reconfigure(previous),
+            )
+            self._rejected = None if taken else plan
+
+    def _apply_or_keep(
+        self, problem: str | None, what: str, apply: Callable[[], None], restore: Callable[[], None]
+    ) -> bool:
+        """Apply a configuration Envoy accepts; like Envoy NACKing an update, keep the previous one
+        otherwise. False when Envoy refused it before it was tried."""
+        if problem:
+            self.notes.append(f"Envoy refused {what}, the previous configuration stays in force: {problem}")
+            print(f"lab: {self.notes[-1]}", file=sys.stderr)
+            return False
+        try:
+            apply()
+        except LabError as exc:
+            print(
+                f"lab: Envoy did not take {what}, restoring the previous configuration: {exc}",
+                file=sys.stderr,
+            )
+            restore()
+        return True
 
     # -- Envoy Gateway mode ------------------------------------------------------------------------------
 
@@ -631,24 +643,20 @@ class LabCluster:
                 return
             plan = self.datapath.plan
             configs = self.eg.configs_for(candidate, plan, self.datapath.gateways, self.datapath.echo_address)
-            problem = self.eg.refuses(configs, self.state_dir / DATAPATH_DIR)
-            if problem:
-                self.notes.append(
-                    f"Envoy refused EG's configuration, the previous one stays in force: {problem}"
-                )
-                print(f"lab: {self.notes[-1]}", file=sys.stderr)
-                return
             previous = self.eg.xds
-            self.eg.xds = candidate
-            try:
-                self.datapath.reconfigure(plan)
-            except LabError as exc:
-                print(
-                    f"lab: Envoy did not take EG's configuration, restoring the previous one: {exc}",
-                    file=sys.stderr,
-                )
-                self.eg.xds = previous
-                self.datapath.reconfigure(plan)
+            eg, datapath = self.eg, self.datapath
+
+            def apply() -> None:
+                eg.xds = candidate
+                datapath.reconfigure(plan)
+
+            def restore() -> None:
+                eg.xds = previous
+                datapath.reconfigure(plan)
+
+            self._apply_or_keep(
+                self.eg.refuses(configs, self.state_dir / DATAPATH_DIR), "EG's configuration", apply, restore
+            )
 
     def _envoy_refuses(self, plan: DataPathPlan) -> str | None:
         """Why Envoy would reject the plan's configuration (``envoy --mode validate``), or None."""
