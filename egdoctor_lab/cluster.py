@@ -617,46 +617,58 @@ class LabCluster:
                 print(f"lab: EG reconcile failed: {exc}", file=sys.stderr)
 
     def _eg_reconcile(self) -> None:
-        """Run every object through EG's translator, write the statuses, reconfigure the Envoys."""
+        """Run every object through EG's translator, reconfigure the Envoys, then write the statuses.
+
+        The lab restarts an Envoy to give it a new configuration (there is no ADS server), which a real
+        Envoy never needs: so the statuses are written once Envoy serves the new configuration, and a
+        client that waits for a route's Accepted condition never probes into the restart.
+        """
         assert self.eg is not None
         with self._controller_lock:
-            store = self.api.store
-            for obj in self.eg.translate(store.objects()):
-                rt = store.type_for_object(obj)
-                if rt is None:
+            changed = self.eg.translate(self.api.store.objects())
+            self._eg_configure(self.eg.candidate_xds())
+            self._eg_write_statuses(changed)
+
+    def _eg_configure(self, candidate: Mapping[str, Mapping[str, Any]]) -> None:
+        assert self.eg is not None
+        if self.datapath is None:
+            self.eg.xds = dict(candidate)
+            return
+        if candidate == self.eg.xds:
+            return
+        plan = self.datapath.plan
+        configs = self.eg.configs_for(candidate, plan, self.datapath.gateways, self.datapath.echo_address)
+        previous = self.eg.xds
+        eg, datapath = self.eg, self.datapath
+
+        def apply() -> None:
+            eg.xds = dict(candidate)
+            datapath.reconfigure(plan)
+
+        def restore() -> None:
+            eg.xds = previous
+            datapath.reconfigure(plan)
+
+        self._apply_or_keep(
+            self.eg.refuses(configs, self.state_dir / DATAPATH_DIR), "EG's configuration", apply, restore
+        )
+
+    def _eg_write_statuses(self, objects: Sequence[Mapping[str, Any]]) -> None:
+        store = self.api.store
+        for obj in objects:
+            rt = store.type_for_object(obj)
+            if rt is None:
+                continue
+            meta = obj.get("metadata") or {}
+            key = store.key_for(rt, meta.get("namespace"), str(meta.get("name") or ""))
+            with store.lock:
+                current = store.lookup(key)
+                if current is None:
                     continue
-                meta = obj.get("metadata") or {}
-                key = store.key_for(rt, meta.get("namespace"), str(meta.get("name") or ""))
-                with store.lock:
-                    current = store.lookup(key)
-                    if current is None:
-                        continue
-                    new = copy.deepcopy(current)
-                    new["status"] = obj["status"]
-                    new.setdefault("metadata", {})["resourceVersion"] = store.next_resource_version()
-                    store.put(key, new)
-            candidate = self.eg.candidate_xds()
-            if self.datapath is None:
-                self.eg.xds = candidate
-                return
-            if candidate == self.eg.xds:
-                return
-            plan = self.datapath.plan
-            configs = self.eg.configs_for(candidate, plan, self.datapath.gateways, self.datapath.echo_address)
-            previous = self.eg.xds
-            eg, datapath = self.eg, self.datapath
-
-            def apply() -> None:
-                eg.xds = candidate
-                datapath.reconfigure(plan)
-
-            def restore() -> None:
-                eg.xds = previous
-                datapath.reconfigure(plan)
-
-            self._apply_or_keep(
-                self.eg.refuses(configs, self.state_dir / DATAPATH_DIR), "EG's configuration", apply, restore
-            )
+                new = copy.deepcopy(current)
+                new["status"] = obj["status"]
+                new.setdefault("metadata", {})["resourceVersion"] = store.next_resource_version()
+                store.put(key, new)
 
     def _envoy_refuses(self, plan: DataPathPlan) -> str | None:
         """Why Envoy would reject the plan's configuration (``envoy --mode validate``), or None."""
