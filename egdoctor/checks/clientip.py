@@ -31,6 +31,7 @@ from egdoctor.model.topology import (
     GatewayKey,
     GatewayView,
     policy_targets,
+    selector_namespace_ok,
 )
 from egdoctor.snapshot.kinds import GW, ROUTE_KINDS
 from egdoctor.snapshot.objects import Obj, as_list, as_map, conditions, thaw
@@ -552,11 +553,19 @@ def ctp_targets(ctx: CheckContext) -> Iterator[Finding]:
                 continue
             if covered is not None and ns not in covered:
                 continue
-            # An empty selector selects every Gateway of the namespace (internal/gatewayapi/helpers.go).
+            # An empty selector selects every Gateway of the namespace (internal/gatewayapi/helpers.go);
+            # namespaces (v1.8+) may reach Gateways elsewhere, with a ReferenceGrant there.
+            spaces = sel.get("namespaces")
+            elsewhere = isinstance(spaces, Mapping) and (spaces.get("from") or "Same") != "Same"
+            if elsewhere and not {"Namespace", "ReferenceGrant"} <= set(ctx.snapshot.fetched):
+                continue  # cannot tell which Gateways of other namespaces it may select
+            namespace_labels = {n.name: dict(n.labels) for n in ctx.snapshot.of("Namespace")}
+            grants = [g.raw for g in ctx.snapshot.of("ReferenceGrant")]
             matched = [
                 k
                 for k, g in gateways.items()
-                if k[0] == ns and (selector_is_empty(sel) or selector_matches(sel, g.obj.labels))
+                if selector_namespace_ok(sel, ctp, k, namespace_labels, grants)
+                and (selector_is_empty(sel) or selector_matches(sel, g.obj.labels))
             ]
             if not matched:
                 in_ns = sorted(k for k in gateways if k[0] == ns)

@@ -6,14 +6,15 @@ Pure functions of the snapshot; nothing here fetches or renders.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from egdoctor.model import hostnames
 from egdoctor.model.ctp_claims import claim_listeners
+from egdoctor.model.grants import reference_granted
 from egdoctor.model.selectors import selector_is_empty, selector_matches
-from egdoctor.snapshot.kinds import GW, OWNING_GATEWAY_NAME, OWNING_GATEWAY_NAMESPACE, ROUTE_KINDS
+from egdoctor.snapshot.kinds import EG, GW, OWNING_GATEWAY_NAME, OWNING_GATEWAY_NAMESPACE, ROUTE_KINDS
 from egdoctor.snapshot.model import Snapshot
 from egdoctor.snapshot.objects import Obj, as_list, as_map
 
@@ -252,7 +253,12 @@ def policy_targets(policy: Obj) -> list[Mapping[str, Any]]:
     return [r for r in as_list(policy.spec.get("targetRefs")) if isinstance(r, Mapping)]
 
 
-def ctp_gateway_targets(ctp: Obj, gateways: Mapping[GatewayKey, Obj]) -> list[tuple[GatewayKey, str | None]]:
+def ctp_gateway_targets(
+    ctp: Obj,
+    gateways: Mapping[GatewayKey, Obj],
+    namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
+    grants: Iterable[Mapping[str, Any]] = (),
+) -> list[tuple[GatewayKey, str | None]]:
     """(gateway, sectionName) pairs a CTP targets. Target refs are local: the Gateway's namespace is the
     policy's own (api/v1alpha1/policy_helpers.go)."""
     out: list[tuple[GatewayKey, str | None]] = []
@@ -262,12 +268,47 @@ def ctp_gateway_targets(ctp: Obj, gateways: Mapping[GatewayKey, Obj]) -> list[tu
     for sel in as_list(ctp.spec.get("targetSelectors")):
         if not isinstance(sel, Mapping) or sel.get("kind", "Gateway") != "Gateway":
             continue
+        grants = list(grants)
         for key, gw in gateways.items():
+            if not selector_namespace_ok(sel, ctp, key, namespace_labels, grants):
+                continue
             # An empty selector selects every Gateway of the namespace: EG builds an empty LabelSelector
             # from it (internal/gatewayapi/helpers.go getPolicyTargetRefs).
-            if key[0] == ctp.namespace and (selector_is_empty(sel) or selector_matches(sel, gw.labels)):
+            if selector_is_empty(sel) or selector_matches(sel, gw.labels):
                 out.append((key, None))
     return out
+
+
+def selector_namespace_ok(
+    sel: Mapping[str, Any],
+    ctp: Obj,
+    key: GatewayKey,
+    namespace_labels: Mapping[str, Mapping[str, str]] | None,
+    grants: Iterable[Mapping[str, Any]],
+) -> bool:
+    """targetSelectors[].namespaces (Envoy Gateway v1.8+; internal/gatewayapi/helpers.go
+    targetSelectorNamespacesMatch): Same (the default), All, or Selector over namespace labels; a Gateway in
+    another namespace counts only with a ReferenceGrant there from ClientTrafficPolicies of the policy's
+    namespace."""
+    spaces = sel.get("namespaces")
+    policy_ns = ctp.namespace or ""
+    if not isinstance(spaces, Mapping):
+        return key[0] == policy_ns
+    origin = spaces.get("from") or "Same"
+    if origin == "Same":
+        return key[0] == policy_ns
+    if origin == "All":
+        allowed = True
+    elif origin == "Selector":
+        labels = (namespace_labels or {}).get(key[0])
+        allowed = labels is not None and selector_matches(as_map(spaces.get("selector")), labels)
+    else:
+        return False
+    if allowed and key[0] != policy_ns:
+        allowed = reference_granted(
+            grants, (EG, "ClientTrafficPolicy", policy_ns), (GW, "Gateway", key[0], key[1])
+        )
+    return allowed
 
 
 def effective_ctp(
@@ -358,8 +399,10 @@ def _proxy_per_port(listeners: Sequence[ListenerView]) -> list[ListenerView]:
 def build_topology(snapshot: Snapshot) -> Topology:
     gateway_objs = {(g.namespace or "", g.name): g for g in snapshot.of("Gateway")}
     ctp_targets: list[tuple[Obj, GatewayKey, str | None]] = []
+    namespace_labels = {ns.name: dict(ns.labels) for ns in snapshot.of("Namespace")}
+    grants = [g.raw for g in snapshot.of("ReferenceGrant")]
     for ctp in snapshot.of("ClientTrafficPolicy"):
-        for key, section in ctp_gateway_targets(ctp, gateway_objs):
+        for key, section in ctp_gateway_targets(ctp, gateway_objs, namespace_labels, grants):
             ctp_targets.append((ctp, key, section))
     ctp_readable = "ClientTrafficPolicy" in snapshot.fetched and not any(
         p.reason in ("forbidden", "error", "absent") for p in snapshot.problems_for("ClientTrafficPolicy")

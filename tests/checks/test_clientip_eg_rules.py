@@ -142,3 +142,43 @@ def test_an_accepted_section_entry_is_not_hidden_by_a_conflicted_gateway_entry()
     gv = topo.gateways[("gateway", "shared")]
     chosen = {lv.name: lv.client_ip.ctp.name if lv.client_ip.ctp else None for lv in gv.listeners}
     assert chosen == {"http": "b-newer", "https": "a-older"}
+
+
+def _cross_namespace_policy(origin: str, **extra: Any) -> dict[str, Any]:
+    policy = ctp(DIRECT, ns="team-a")
+    del policy["spec"]["targetRefs"]
+    policy["spec"]["targetSelectors"] = [
+        {"group": GW_GROUP, "kind": "Gateway", "namespaces": {"from": origin, **extra}}
+    ]
+    policy["status"] = ancestors(ACCEPTED)
+    return policy
+
+
+def _grant(namespace: str = "gateway", from_ns: str = "team-a") -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GW_GROUP}/v1beta1",
+        "kind": "ReferenceGrant",
+        "metadata": {"name": "ctp-to-gateway", "namespace": namespace},
+        "spec": {
+            "from": [{"group": "gateway.envoyproxy.io", "kind": "ClientTrafficPolicy", "namespace": from_ns}],
+            "to": [{"group": GW_GROUP, "kind": "Gateway"}],
+        },
+    }
+
+
+def _namespace(name: str, labels: dict[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+
+
+def test_target_selector_namespaces_reach_another_namespace_only_with_a_grant() -> None:
+    """targetSelectors[].namespaces (v1.8+): All or a namespace Selector, and a ReferenceGrant in the
+    Gateway's namespace (internal/gatewayapi/helpers.go targetSelectorNamespacesMatch and
+    isCrossNamespaceReferencePermitted)."""
+    policy = _cross_namespace_policy("All")
+    assert {m for m, _ in _modes(setup(policy, _grant())).values()} == {"strict"}
+    assert {m for m, _ in _modes(setup(policy)).values()} == {"off"}
+    assert {m for m, _ in _modes(setup(policy, _grant(from_ns="team-b"))).values()} == {"off"}
+    by_label = _cross_namespace_policy("Selector", selector={"matchLabels": {"edge": "shared"}})
+    labelled = _namespace("gateway", {"edge": "shared"})
+    assert {m for m, _ in _modes(setup(by_label, _grant(), labelled)).values()} == {"strict"}
+    assert {m for m, _ in _modes(setup(by_label, _grant(), _namespace("gateway", {}))).values()} == {"off"}
