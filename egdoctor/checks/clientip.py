@@ -556,8 +556,8 @@ def ctp_targets(ctx: CheckContext) -> Iterator[Finding]:
             # An empty selector selects every Gateway of the namespace (internal/gatewayapi/helpers.go);
             # namespaces (v1.8+) may reach Gateways elsewhere, with a ReferenceGrant there.
             spaces = sel.get("namespaces")
-            elsewhere = isinstance(spaces, Mapping) and (spaces.get("from") or "Same") != "Same"
-            if elsewhere and not {"Namespace", "ReferenceGrant"} <= set(ctx.snapshot.fetched):
+            reaches_out = isinstance(spaces, Mapping) and (spaces.get("from") or "Same") != "Same"
+            if reaches_out and not {"Namespace", "ReferenceGrant"} <= set(ctx.snapshot.fetched):
                 continue  # cannot tell which Gateways of other namespaces it may select
             namespace_labels = {n.name: dict(n.labels) for n in ctx.snapshot.of("Namespace")}
             grants = [g.raw for g in ctx.snapshot.of("ReferenceGrant")]
