@@ -478,7 +478,7 @@ class LogObserver(Observer):
         waiting = {p.id for p in probes if p.expects_log}
         found: dict[str, Observation] = {}
         end = min(deadline, time.monotonic() + self.flush_wait)
-        announced = False
+        announced, begun = False, time.monotonic()
         for _ in range(1000):
             since = math.ceil(time.monotonic() - self.started) + 5
             for ns, pod in self.pods:
@@ -501,7 +501,7 @@ class LogObserver(Observer):
                     )
             if waiting <= set(found) or time.monotonic() >= end:
                 break
-            if not announced:
+            if not announced and time.monotonic() - begun > 1.0:
                 announced = True
                 # Envoy writes access logs every 10 s by default (EG keeps the default): say why it is quiet.
                 print(
