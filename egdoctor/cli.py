@@ -16,12 +16,8 @@ import typer
 from egdoctor import __version__
 
 if TYPE_CHECKING:  # the probe modules load only when probes run
-    from egdoctor.checks.engine import Diagnosis
     from egdoctor.findings.model import Severity
-    from egdoctor.probes.model import ProbeReport
-    from egdoctor.probes.plan import ProbeOptions
-    from egdoctor.snapshot.cluster import ClusterUnavailable, Connection
-    from egdoctor.snapshot.model import Snapshot
+    from egdoctor.snapshot.cluster import ClusterUnavailable
 
 app = typer.Typer(
     name="egdoctor",
@@ -234,70 +230,40 @@ def check(
             message = str(exc) if isinstance(exc, OptionError) else f"--probe-timeout: {exc}"
             raise _usage_error(message) from None
 
-    from egdoctor.checks.engine import required_inputs, run_checks
-    from egdoctor.checks.registry import Options, all_checks
+    from egdoctor.checks.registry import Options
     from egdoctor.findings.model import Severity
+    from egdoctor.pipeline import DiagnosisRequest, RequestRefused, Unavailable, diagnose
 
-    options = Options(
-        gateway_class=gateway_class,
-        namespace_label=(label_key, label_value),
-        expect_mode=expect_mode.value if expect_mode else None,
-        expect_hops=expect_hops,
-        cert_warn_days=cert_warn_days,
-    )
-    checks = all_checks()
     threshold = None if fail_on is FailOn.none else Severity(fail_on.value)
-
-    conn = None
-    if from_file:
-        from egdoctor.snapshot.files import InputError, load_files
-
-        scope = None if all_namespaces or namespace is None else frozenset({namespace})
-        try:
-            snapshot = load_files(from_file, scope)
-        except InputError as exc:
-            raise _usage_error(str(exc)) from None
-    else:
-        from egdoctor.snapshot.cluster import ClusterReader, ClusterUnavailable, connect
-
-        scope = frozenset({namespace}) if namespace else None
-        try:
-            conn = connect(kubeconfig, context, timeout)
-            scope = None if all_namespaces else frozenset({namespace or conn.namespace})
-            snapshot = ClusterReader(conn, timeout).read(required_inputs(checks.values()), scope)
-        except ClusterUnavailable as exc:
-            _unavailable(exc, output, scope, all_namespaces, threshold)
-            raise typer.Exit(EXIT_UNAVAILABLE) from None
-
-    _refuse_absent_namespaces(snapshot)
-    diagnosis = run_checks(snapshot, options, {} if probes_only else checks)
-    from egdoctor.report.view import Report
-
-    probe_report = _probe_phase(diagnosis, probe_options, conn, timeout, bool(from_file))
-    findings = diagnosis.findings
-    if probe_report is not None:
-        from egdoctor.probes.engine import merge_findings
-
-        findings = merge_findings(findings, probe_report)
-    report = Report(diagnosis, findings, threshold, probes=probe_report)
-    _render(report, output, color)
-    if diagnosis.could_not_run:
-        _say(f"the diagnosis could not run: {diagnosis.could_not_run}")
-    raise typer.Exit(report.exit_code)
-
-
-def _refuse_absent_namespaces(snapshot: Snapshot) -> None:
-    from egdoctor.snapshot.scope import absent_namespaces
-
-    absent = absent_namespaces(snapshot)
-    if not absent:
-        return
-    if snapshot.source.mode == "files":
-        raise _usage_error(f"namespace {absent[0]} not found: the --from-file input holds no object in it")
-    raise _usage_error(
-        f"namespace {absent[0]} not found in context {snapshot.source.context} "
-        "(`kubectl get namespaces` lists them)"
+    request = DiagnosisRequest(
+        options=Options(
+            gateway_class=gateway_class,
+            namespace_label=(label_key, label_value),
+            expect_mode=expect_mode.value if expect_mode else None,
+            expect_hops=expect_hops,
+            cert_warn_days=cert_warn_days,
+        ),
+        namespace=namespace,
+        all_namespaces=all_namespaces,
+        kubeconfig=kubeconfig,
+        context=context,
+        request_timeout=timeout,
+        from_files=tuple(from_file or ()),
+        probe_options=probe_options,
+        probes_only=probes_only,
+        fail_on=threshold,
     )
+    try:
+        report = diagnose(request)
+    except RequestRefused as exc:
+        raise _usage_error(str(exc)) from None
+    except Unavailable as exc:
+        _unavailable(exc.cause, output, exc.scope, all_namespaces, threshold)
+        raise typer.Exit(EXIT_UNAVAILABLE) from None
+    _render(report, output, color)
+    if report.diagnosis.could_not_run:
+        _say(f"the diagnosis could not run: {report.diagnosis.could_not_run}")
+    raise typer.Exit(report.exit_code)
 
 
 @app.command("probe")
@@ -314,24 +280,6 @@ probe.__signature__ = _check_signature.replace(  # type: ignore[attr-defined]
 probe.__doc__ = """Only the live probes: the client IP Envoy observes, PROXY/XFF behaviour, DNS and served
 certificates. Objects are still read for addresses, hostnames and mode; static findings other than access
 problems are not reported."""
-
-
-def _probe_phase(
-    diagnosis: Diagnosis,
-    probe_options: ProbeOptions | None,
-    conn: Connection | None,
-    request_timeout: float,
-    offline: bool,
-) -> ProbeReport | None:
-    from egdoctor.probes.engine import run_probes, skipped_report
-
-    if probe_options is None:
-        return None
-    if offline and not probe_options.addresses:
-        return skipped_report(
-            "probes skipped: --from-file has no live Gateway to probe (give --address IP to probe one)"
-        )
-    return run_probes(diagnosis, probe_options, conn, request_timeout)
 
 
 def _render(report: object, output: Output, color: bool | None) -> None:
