@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
 import re
 import sys
 from enum import Enum
@@ -35,6 +34,10 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 class Output(str, Enum):
     text = "text"
     json = "json"
+    yaml = "yaml"
+    junit = "junit"
+    sarif = "sarif"
+    markdown = "markdown"
 
 
 class FailOn(str, Enum):
@@ -283,19 +286,11 @@ problems are not reported."""
 
 
 def _render(report: object, output: Output, color: bool | None) -> None:
+    from egdoctor.report.formats import render
     from egdoctor.report.view import Report
 
     assert isinstance(report, Report)
-    if output is Output.json:
-        from egdoctor.report.json_out import render_json
-
-        render_json(report)
-    else:
-        from egdoctor.report.terminal import render_terminal
-
-        if color is None and os.environ.get("NO_COLOR"):
-            color = False
-        render_terminal(report, color=color)
+    render(report, output.value, color)
 
 
 def _unavailable(
@@ -317,10 +312,11 @@ def _unavailable(
         evidence={"server": exc.server or None, "context": exc.context or None},
     )
     _say(f"{finding.code} {finding.message}")
-    if output is Output.json:
-        from egdoctor.report.json_out import unavailable_json, write_json
+    from egdoctor.report.formats import render_unavailable
+    from egdoctor.report.json_out import unavailable_json
 
-        write_json(unavailable_json(finding, exc.server, exc.context, scope, every, fail_on))
+    document = unavailable_json(finding, exc.server, exc.context, scope, every, fail_on)
+    render_unavailable(document, f"{finding.code} {finding.message}", output.value)
 
 
 def main() -> None:

@@ -52,14 +52,15 @@ def diagnose(request: DiagnosisRequest) -> Report:
     checks = all_checks()
     snapshot, conn = _read(request, required_inputs(checks.values()))
     _refuse_absent_namespaces(snapshot)
-    diagnosis = run_checks(snapshot, request.options, {} if request.probes_only else checks)
+    asked = {} if request.probes_only else checks
+    diagnosis = run_checks(snapshot, request.options, asked)
     probe_report = _probe_phase(diagnosis, request, conn)
     findings = diagnosis.findings
     if probe_report is not None:
         from egdoctor.probes.engine import merge_findings
 
         findings = merge_findings(findings, probe_report)
-    return Report(diagnosis, findings, request.fail_on, probes=probe_report)
+    return Report(diagnosis, findings, request.fail_on, probes=probe_report, checks_run=tuple(asked))
 
 
 def _read(request: DiagnosisRequest, inputs: set[str]) -> tuple[Snapshot, Connection | None]:

@@ -21,6 +21,7 @@ class Report:
     fail_on: Severity | None
     extra: Mapping[str, Any] = field(default_factory=dict)  # later phases (probes) add their sections
     probes: ProbeReport | None = None
+    checks_run: tuple[str, ...] = ()  # the ids of the object checks that were asked to run
 
     @cached_property
     def root_causes(self) -> Mapping[int, int]:
