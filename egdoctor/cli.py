@@ -47,6 +47,12 @@ class FailOn(str, Enum):
     none = "none"
 
 
+class MinSeverity(str, Enum):
+    error = "error"
+    warning = "warning"
+    info = "info"
+
+
 class Mode(str, Enum):
     direct = "direct"
     xff = "xff"
@@ -126,6 +132,21 @@ def check(
     fail_on: Annotated[
         FailOn, typer.Option("--fail-on", help="Exit 1 when a finding at or above this severity exists.")
     ] = FailOn.error,
+    min_severity: Annotated[
+        MinSeverity,
+        typer.Option(
+            "--min-severity",
+            help="Show only findings at or above this severity (the exit code follows --fail-on).",
+        ),
+    ] = MinSeverity.info,
+    suppress: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--suppress",
+            help="Silence a code: CODE, or CODE=KIND/NAMESPACE/NAME on one object (repeatable; objects can "
+            "also carry the annotation egdoctor.io/suppress: CODE,CODE).",
+        ),
+    ] = None,
     gateway_class: Annotated[
         str, typer.Option("--gateway-class", help="The Envoy Gateway GatewayClass.")
     ] = "eg",
@@ -235,9 +256,14 @@ def check(
 
     from egdoctor.checks.registry import Options
     from egdoctor.findings.model import Severity
+    from egdoctor.findings.suppress import parse_rule
     from egdoctor.pipeline import DiagnosisRequest, RequestRefused, Unavailable, diagnose
 
     threshold = None if fail_on is FailOn.none else Severity(fail_on.value)
+    try:
+        suppress_rules = tuple(parse_rule(rule) for rule in suppress or ())
+    except ValueError as exc:
+        raise _usage_error(str(exc)) from None
     request = DiagnosisRequest(
         options=Options(
             gateway_class=gateway_class,
@@ -255,6 +281,8 @@ def check(
         probe_options=probe_options,
         probes_only=probes_only,
         fail_on=threshold,
+        min_severity=Severity(min_severity.value),
+        suppress=suppress_rules,
     )
     try:
         report = diagnose(request)

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from egdoctor.checks.engine import Diagnosis
     from egdoctor.checks.registry import Options
     from egdoctor.findings.model import Severity
+    from egdoctor.findings.suppress import SuppressRule
     from egdoctor.probes.model import ProbeReport
     from egdoctor.probes.plan import ProbeOptions
     from egdoctor.report.view import Report
@@ -30,6 +31,8 @@ class DiagnosisRequest:
     probe_options: ProbeOptions | None = None  # None: no probes (--no-probe)
     probes_only: bool = False  # `egdoctor probe`: object checks other than access problems are not run
     fail_on: Severity | None = None
+    min_severity: Severity | None = None  # findings below it are not shown (the exit code still counts them)
+    suppress: tuple[SuppressRule, ...] = ()
 
 
 class RequestRefused(Exception):
@@ -60,7 +63,30 @@ def diagnose(request: DiagnosisRequest) -> Report:
         from egdoctor.probes.engine import merge_findings
 
         findings = merge_findings(findings, probe_report)
-    return Report(diagnosis, findings, request.fail_on, probes=probe_report, checks_run=tuple(asked))
+    report = Report(diagnosis, findings, request.fail_on, probes=probe_report, checks_run=tuple(asked))
+    return _filtered(report, request)
+
+
+def _filtered(report: Report, request: DiagnosisRequest) -> Report:
+    """Suppressed findings leave the report (listed as such); findings below --min-severity are hidden."""
+    from dataclasses import replace
+
+    from egdoctor.findings.suppress import annotated_codes, split_suppressed
+
+    snapshot = report.diagnosis.snapshot
+    annotations = {
+        o.ref: codes
+        for objs in snapshot.objects.values()
+        for o in objs
+        if (codes := annotated_codes(o.annotations))
+    }
+    kept, suppressed = split_suppressed(report.findings, request.suppress, annotations)
+    floor = request.min_severity.rank if request.min_severity is not None else -1
+    shown = tuple(f for f in kept if f.severity.rank >= floor)
+    hidden = tuple(f for f in kept if f.severity.rank < floor)
+    if not suppressed and not hidden:
+        return report
+    return replace(report, findings=shown, suppressed=tuple(suppressed), hidden=hidden)
 
 
 def _read(request: DiagnosisRequest, inputs: set[str]) -> tuple[Snapshot, Connection | None]:

@@ -81,11 +81,31 @@ def junit_tree(doc: Document) -> ET.Element:
             others = "every other object" if check in by_check else "every object"
             _testcase(suite, check, f"{others} passes {check}", [], fail_on)
         _count(suite)
+    _suppressed_suite(root, data)
     # the Jenkins/Ant shape has no `skipped` on <testsuites>: only the suites count them
     for attr in ("tests", "failures", "errors"):
         root.set(attr, str(sum(int(s.get(attr, "0")) for s in root)))
     root.set("time", "0")
     return root
+
+
+def _suppressed_suite(root: ET.Element, data: Mapping[str, Any]) -> None:
+    """Suppressed findings as skipped testcases saying which rule silenced them, and the number of
+    findings below --min-severity, so that a CI dashboard shows what was chosen not to fail."""
+    suppressed = data.get("suppressed") or []
+    hidden = data["summary"].get("belowMinSeverity") or 0
+    if not suppressed and not hidden:
+        return
+    suite = ET.SubElement(root, "testsuite", name="egdoctor.suppressed")
+    for s in suppressed:
+        name = f"{s['code']} {finding_object_name(s)}"
+        case = ET.SubElement(suite, "testcase", classname="egdoctor.suppressed", name=_text(name), time="0")
+        ET.SubElement(case, "skipped", message=_text(f"suppressed by {s['rule']}: {s['message']}"))
+    if hidden:
+        name = f"{hidden} finding{'s' if hidden != 1 else ''} below --min-severity"
+        case = ET.SubElement(suite, "testcase", classname="egdoctor.suppressed", name=name, time="0")
+        ET.SubElement(case, "skipped", message="not shown (--min-severity); still counted by --fail-on")
+    _count(suite)
 
 
 def _count(suite: ET.Element) -> None:

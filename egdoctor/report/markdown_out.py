@@ -152,8 +152,18 @@ def _skipped(data: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def _suppressed(data: Mapping[str, Any]) -> list[str]:
+    suppressed = data.get("suppressed") or []
+    if not suppressed:
+        return []
+    return ["", f"## Suppressed ({len(suppressed)})", ""] + [
+        f"- {s['code']} on {md(finding_object_name(s))}, by {md(s['rule'])}" for s in suppressed
+    ]
+
+
 def markdown_lines(doc: Document) -> list[str]:
-    return [*_header(doc), *_gateway_rows(doc.data), *_findings(doc.data), *_skipped(doc.data)]
+    data = doc.data
+    return [*_header(doc), *_gateway_rows(data), *_findings(data), *_suppressed(data), *_skipped(data)]
 
 
 def render_markdown(doc: Document, out: TextIO | None = None) -> None:

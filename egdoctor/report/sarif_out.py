@@ -69,9 +69,28 @@ def _result(f: Mapping[str, Any], rule_index: int) -> dict[str, Any]:
     return result
 
 
+def _suppressed_result(s: Mapping[str, Any], rule_index: int) -> dict[str, Any]:
+    """A suppressed finding stays a result, marked suppressed (SARIF viewers hide it): by the object's
+    annotation it is an in-source suppression, by --suppress an external one."""
+    return {
+        "ruleId": s["code"],
+        "ruleIndex": rule_index,
+        "level": _LEVEL[s["severity"]],
+        "message": {"text": f"{finding_object_name(s)}: {s['message']}"},
+        "locations": [{"logicalLocations": [_logical_location(s)]}],
+        "suppressions": [
+            {
+                "kind": "inSource" if s["suppressedBy"] == "annotation" else "external",
+                "justification": s["rule"],
+            }
+        ],
+    }
+
+
 def sarif_document(doc: Document) -> dict[str, Any]:
     data = doc.data
-    codes = list(dict.fromkeys(f["code"] for f in data["findings"]))
+    suppressed = data.get("suppressed") or []
+    codes = list(dict.fromkeys(f["code"] for f in [*data["findings"], *suppressed]))
     index = {code: i for i, code in enumerate(codes)}
     summary = data["summary"]
     return {
@@ -92,7 +111,8 @@ def sarif_document(doc: Document) -> dict[str, Any]:
                         "exitCode": summary["exitCode"],
                     }
                 ],
-                "results": [_result(f, index[f["code"]]) for f in data["findings"]],
+                "results": [_result(f, index[f["code"]]) for f in data["findings"]]
+                + [_suppressed_result(s, index[s["code"]]) for s in suppressed],
                 "properties": {"verdict": doc.verdict, "scope": data["scope"], "summary": summary},
             }
         ],
