@@ -98,6 +98,23 @@ def explain(
         raise _usage_error(f"unknown code {code!r} (codes look like EGD304; `egdoctor explain` lists them)")
 
 
+class CatalogueOutput(str, Enum):
+    text = "text"
+    json = "json"
+
+
+@app.command()
+def checks(
+    output: Annotated[
+        CatalogueOutput, typer.Option("-o", "--output", help="Output format.")
+    ] = CatalogueOutput.text,
+) -> None:
+    """List every check with the kinds it reads and the codes it reports, and every code."""
+    from egdoctor.report.checks_list import render_checks
+
+    render_checks(output.value)
+
+
 @app.command()
 def version() -> None:
     """Print the egdoctor version."""
