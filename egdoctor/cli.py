@@ -31,6 +31,27 @@ app = typer.Typer(
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"egdoctor {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _top_level(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Diagnose Envoy Gateway ingress: Gateways, routes, client-IP mode (PROXY protocol /
+    X-Forwarded-For), load balancer and certificates."""
+
+
+# `check --help` groups its options in these panels
+CLUSTER, DIAGNOSIS, PROBES, OUTPUT = "Cluster", "Diagnosis", "Probes", "Output"
+
+
 class Output(str, Enum):
     text = "text"
     json = "json"
@@ -121,20 +142,49 @@ def version() -> None:
     typer.echo(f"egdoctor {__version__}")
 
 
-@app.command()
+CHECK_EXAMPLES = """[bold]Examples[/]
+
+  egdoctor check -n myapp                         [dim]# what affects myapp's traffic, probes included[/]
+
+  egdoctor check -A --no-probe --min-severity warning  [dim]# every namespace, objects only[/]
+
+  egdoctor check -n myapp -o junit > egdoctor.xml      [dim]# a CI test report (also sarif, markdown, yaml)[/]
+
+  egdoctor check -f dump.yaml --suppress EGD310        [dim]# offline, on kubectl get -o yaml output[/]
+
+Read-only: nothing in the cluster is changed (except a temporary HTTPRoute with --observe route).
+Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage error,
+3 the diagnosis could not run, 130 interrupted."""
+
+
+@app.command(epilog=CHECK_EXAMPLES)
 def check(
     namespace: Annotated[
-        str | None, typer.Option("-n", "--namespace", help="Namespace to diagnose (default: the context's).")
+        str | None,
+        typer.Option(
+            "-n",
+            "--namespace",
+            help="Namespace to diagnose (default: the context's).",
+            rich_help_panel=CLUSTER,
+        ),
     ] = None,
     all_namespaces: Annotated[
-        bool, typer.Option("-A", "--all-namespaces", help="Diagnose every namespace.")
+        bool,
+        typer.Option("-A", "--all-namespaces", help="Diagnose every namespace.", rich_help_panel=CLUSTER),
     ] = False,
     kubeconfig: Annotated[
-        str | None, typer.Option("--kubeconfig", help="Path to the kubeconfig file.")
+        str | None, typer.Option("--kubeconfig", help="Path to the kubeconfig file.", rich_help_panel=CLUSTER)
     ] = None,
-    context: Annotated[str | None, typer.Option("--context", help="The kubeconfig context to use.")] = None,
+    context: Annotated[
+        str | None, typer.Option("--context", help="The kubeconfig context to use.", rich_help_panel=CLUSTER)
+    ] = None,
     request_timeout: Annotated[
-        str, typer.Option("--request-timeout", help="Timeout of each API request (e.g. 10s, 500ms).")
+        str,
+        typer.Option(
+            "--request-timeout",
+            help="Timeout of each API request (e.g. 10s, 500ms).",
+            rich_help_panel=CLUSTER,
+        ),
     ] = "10s",
     from_file: Annotated[
         list[str] | None,
@@ -143,47 +193,55 @@ def check(
             "-f",
             help="Diagnose objects from YAML/JSON files or directories instead "
             "of a cluster (repeatable; `kubectl get -o yaml` output works).",
-        ),
-    ] = None,
-    output: Annotated[Output, typer.Option("-o", "--output", help="Output format.")] = Output.text,
-    fail_on: Annotated[
-        FailOn, typer.Option("--fail-on", help="Exit 1 when a finding at or above this severity exists.")
-    ] = FailOn.error,
-    min_severity: Annotated[
-        MinSeverity,
-        typer.Option(
-            "--min-severity",
-            help="Show only findings at or above this severity (the exit code follows --fail-on).",
-        ),
-    ] = MinSeverity.info,
-    suppress: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--suppress",
-            help="Silence a code: CODE, or CODE=KIND/NAMESPACE/NAME on one object (repeatable; objects can "
-            "also carry the annotation egdoctor.io/suppress: CODE,CODE).",
+            rich_help_panel=CLUSTER,
         ),
     ] = None,
     gateway_class: Annotated[
-        str, typer.Option("--gateway-class", help="The Envoy Gateway GatewayClass.")
+        str,
+        typer.Option("--gateway-class", help="The Envoy Gateway GatewayClass.", rich_help_panel=DIAGNOSIS),
     ] = "eg",
     namespace_label: Annotated[
-        str, typer.Option("--namespace-label", help="The opt-in label app namespaces carry (key=value).")
+        str,
+        typer.Option(
+            "--namespace-label",
+            help="The opt-in label app namespaces carry (key=value).",
+            rich_help_panel=DIAGNOSIS,
+        ),
     ] = "shared-gateway-access=true",
     expect_mode: Annotated[
-        Mode | None, typer.Option("--expect-mode", help="The client-IP mode you intend: direct or xff.")
+        Mode | None,
+        typer.Option(
+            "--expect-mode", help="The client-IP mode you intend: direct or xff.", rich_help_panel=DIAGNOSIS
+        ),
     ] = None,
     expect_hops: Annotated[
-        int | None, typer.Option("--expect-hops", min=0, help="XFF mode: the number of trusted proxies.")
+        int | None,
+        typer.Option(
+            "--expect-hops", min=0, help="XFF mode: the number of trusted proxies.", rich_help_panel=DIAGNOSIS
+        ),
     ] = None,
     cert_warn_days: Annotated[
-        int, typer.Option("--cert-warn-days", min=0, help="Warn about certificates expiring within N days.")
+        int,
+        typer.Option(
+            "--cert-warn-days",
+            min=0,
+            help="Warn about certificates expiring within N days.",
+            rich_help_panel=DIAGNOSIS,
+        ),
     ] = 14,
     no_probe: Annotated[
-        bool, typer.Option("--no-probe", help="Check objects only: send no traffic to the Gateways.")
+        bool,
+        typer.Option(
+            "--no-probe", help="Check objects only: send no traffic to the Gateways.", rich_help_panel=PROBES
+        ),
     ] = False,
     probe_timeout: Annotated[
-        str, typer.Option("--probe-timeout", help="Bound of each probe (connect, TLS, answer), e.g. 3s.")
+        str,
+        typer.Option(
+            "--probe-timeout",
+            help="Bound of each probe (connect, TLS, answer), e.g. 3s.",
+            rich_help_panel=PROBES,
+        ),
     ] = "3s",
     observe: Annotated[
         str,
@@ -192,6 +250,7 @@ def check(
             help="How to see the client IP Envoy decides on: auto (access "
             "log when readable), route (temporary HTTPRoute; writes to the cluster), logs, "
             "echo:PATH, none.",
+            rich_help_panel=PROBES,
         ),
     ] = "auto",
     address: Annotated[
@@ -200,12 +259,15 @@ def check(
             "--address",
             help="Probe this IP instead of the Gateway's status "
             "addresses (repeatable; also enables probes with --from-file).",
+            rich_help_panel=PROBES,
         ),
     ] = None,
     resolver: Annotated[
         str | None,
         typer.Option(
-            "--resolver", help="DNS server for the hostname checks, IP[:PORT] (default: the system's)."
+            "--resolver",
+            help="DNS server for the hostname checks, IP[:PORT] (default: the system's).",
+            rich_help_panel=PROBES,
         ),
     ] = None,
     expect_client_ip: Annotated[
@@ -214,11 +276,16 @@ def check(
             "--expect-client-ip",
             help="The client IP Envoy should see for this machine "
             "(default: the probe socket's local address).",
+            rich_help_panel=PROBES,
         ),
     ] = None,
     ca_file: Annotated[
         str | None,
-        typer.Option("--ca-file", help="CA bundle to verify served certificates (default: system trust)."),
+        typer.Option(
+            "--ca-file",
+            help="CA bundle to verify served certificates (default: system trust).",
+            rich_help_panel=PROBES,
+        ),
     ] = None,
     probe_allow: Annotated[
         str | None,
@@ -226,17 +293,51 @@ def check(
             "--probe-allow",
             help="Never send probes outside these CIDRs (comma-"
             "separated; default: $EGDOCTOR_PROBE_ALLOW, else no restriction).",
+            rich_help_panel=PROBES,
+        ),
+    ] = None,
+    output: Annotated[
+        Output, typer.Option("-o", "--output", help="Output format.", rich_help_panel=OUTPUT)
+    ] = Output.text,
+    fail_on: Annotated[
+        FailOn,
+        typer.Option(
+            "--fail-on",
+            help="Exit 1 when a finding at or above this severity exists.",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = FailOn.error,
+    min_severity: Annotated[
+        MinSeverity,
+        typer.Option(
+            "--min-severity",
+            help="Show only findings at or above this severity (the exit code follows --fail-on).",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = MinSeverity.info,
+    suppress: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--suppress",
+            help="Silence a code: CODE, or CODE=KIND/NAMESPACE/NAME on one object (repeatable; objects can "
+            "also carry the annotation egdoctor.io/suppress: CODE,CODE).",
+            rich_help_panel=OUTPUT,
         ),
     ] = None,
     probes_only: Annotated[bool, typer.Option("--probes-only", hidden=True)] = False,
     color: Annotated[
         bool | None,
         typer.Option(
-            "--color/--no-color", help="Force colour on or off (default: on a TTY, off when NO_COLOR is set)."
+            "--color/--no-color",
+            help="Force colour on or off (default: on a TTY, off when NO_COLOR is set).",
+            rich_help_panel=OUTPUT,
         ),
     ] = None,
     debug: Annotated[
-        bool, typer.Option("--debug", help="On an internal error, print the traceback too.")
+        bool,
+        typer.Option(
+            "--debug", help="On an internal error, print the traceback too.", rich_help_panel=OUTPUT
+        ),
     ] = False,
 ) -> None:
     """Diagnose Gateways, routes, client-IP mode and policies for a namespace (or all)."""
@@ -314,7 +415,19 @@ def check(
     raise typer.Exit(report.exit_code)
 
 
-@app.command("probe")
+PROBE_EXAMPLES = """[bold]Examples[/]
+
+  egdoctor probe -n myapp                          [dim]# the client IP Envoy sees for myapp's hostnames[/]
+
+  egdoctor probe -n myapp --address 192.0.2.10     [dim]# probe this load balancer address instead[/]
+
+  egdoctor probe -n myapp --observe route          [dim]# observe through a temporary HTTPRoute[/]
+
+Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage error,
+3 the diagnosis could not run, 130 interrupted."""
+
+
+@app.command("probe", epilog=PROBE_EXAMPLES)
 @functools.wraps(check)
 def probe(**kwargs: object) -> None:
     check(**{**kwargs, "probes_only": True, "no_probe": False})  # type: ignore[arg-type]
