@@ -172,6 +172,15 @@ def check(
         bool,
         typer.Option("-A", "--all-namespaces", help="Diagnose every namespace.", rich_help_panel=CLUSTER),
     ] = False,
+    selector: Annotated[
+        str | None,
+        typer.Option(
+            "-l",
+            "--selector",
+            help="Diagnose the namespaces whose labels match (e.g. team=shop,env!=dev); implies -A.",
+            rich_help_panel=CLUSTER,
+        ),
+    ] = None,
     kubeconfig: Annotated[
         str | None, typer.Option("--kubeconfig", help="Path to the kubeconfig file.", rich_help_panel=CLUSTER)
     ] = None,
@@ -324,6 +333,15 @@ def check(
             rich_help_panel=OUTPUT,
         ),
     ] = None,
+    show_all: Annotated[
+        bool,
+        typer.Option(
+            "--show-all",
+            help="List healthy namespaces, listeners and routes too (the text report of -A, or of many "
+            "routes, otherwise shows only what has findings and counts the rest).",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = False,
     probes_only: Annotated[bool, typer.Option("--probes-only", hidden=True)] = False,
     color: Annotated[
         bool | None,
@@ -347,6 +365,9 @@ def check(
         raise _usage_error(f"--request-timeout: {exc}") from None
     if namespace is not None and all_namespaces:
         raise _usage_error("-n/--namespace and -A/--all-namespaces cannot be used together")
+    if namespace is not None and selector is not None:
+        raise _usage_error("-n/--namespace and -l/--selector cannot be used together")
+    all_namespaces = all_namespaces or selector is not None
     if "=" not in namespace_label or not namespace_label.split("=", 1)[0]:
         raise _usage_error(f"--namespace-label {namespace_label!r}: use key=value")
     label_key, label_value = namespace_label.split("=", 1)
@@ -392,6 +413,7 @@ def check(
         ),
         namespace=namespace,
         all_namespaces=all_namespaces,
+        selector=selector,
         kubeconfig=kubeconfig,
         context=context,
         request_timeout=timeout,
@@ -409,7 +431,7 @@ def check(
     except Unavailable as exc:
         _unavailable(exc.cause, output, exc.scope, all_namespaces, threshold)
         raise typer.Exit(EXIT_UNAVAILABLE) from None
-    _render(report, output, color)
+    _render(report, output, color, show_all)
     if report.diagnosis.could_not_run:
         _say(f"the diagnosis could not run: {report.diagnosis.could_not_run}")
     raise typer.Exit(report.exit_code)
@@ -443,12 +465,12 @@ certificates. Objects are still read for addresses, hostnames and mode; static f
 problems are not reported."""
 
 
-def _render(report: object, output: Output, color: bool | None) -> None:
+def _render(report: object, output: Output, color: bool | None, show_all: bool) -> None:
     from egdoctor.report.formats import render
     from egdoctor.report.view import Report
 
     assert isinstance(report, Report)
-    render(report, output.value, color)
+    render(report, output.value, color, show_all)
 
 
 def _unavailable(

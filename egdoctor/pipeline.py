@@ -30,6 +30,7 @@ class DiagnosisRequest:
     from_files: tuple[str, ...] = ()
     probe_options: ProbeOptions | None = None  # None: no probes (--no-probe)
     probes_only: bool = False  # `egdoctor probe`: object checks other than access problems are not run
+    selector: str | None = None  # -l: the namespaces whose labels match (with every namespace read)
     fail_on: Severity | None = None
     min_severity: Severity | None = None  # findings below it are not shown (the exit code still counts them)
     suppress: tuple[SuppressRule, ...] = ()
@@ -54,6 +55,8 @@ def diagnose(request: DiagnosisRequest) -> Report:
 
     checks = all_checks()
     snapshot, conn = _read(request, required_inputs(checks.values()))
+    if request.selector is not None:
+        snapshot = _select_namespaces(snapshot, request.selector)
     _refuse_absent_namespaces(snapshot)
     asked = {} if request.probes_only else checks
     diagnosis = run_checks(snapshot, request.options, asked)
@@ -108,6 +111,26 @@ def _read(request: DiagnosisRequest, inputs: set[str]) -> tuple[Snapshot, Connec
         return ClusterReader(conn, request.request_timeout).read(inputs, scope), conn
     except ClusterUnavailable as exc:
         raise Unavailable(exc, scope) from None
+
+
+def _select_namespaces(snapshot: Snapshot, selector: str) -> Snapshot:
+    """Narrow a snapshot of every namespace to those whose labels match the selector."""
+    from dataclasses import replace
+
+    from egdoctor.label_selector import parse_selector
+
+    try:
+        matches = parse_selector(selector)
+    except ValueError as exc:
+        raise RequestRefused(str(exc)) from None
+    if snapshot.source.mode == "cluster" and (
+        "Namespace" not in snapshot.fetched or snapshot.problems_for("Namespace")
+    ):
+        raise RequestRefused(f"-l {selector}: the namespaces could not be listed to match their labels")
+    chosen = frozenset(o.name for o in snapshot.of("Namespace") if matches(o.labels))
+    if not chosen:
+        raise RequestRefused(f"no namespace matches -l {selector}")
+    return replace(snapshot, namespaces=chosen)
 
 
 def _refuse_absent_namespaces(snapshot: Snapshot) -> None:

@@ -33,13 +33,14 @@ def _renderer(fmt: str) -> Callable[[Document], None]:
     raise ValueError(f"unknown output format {fmt!r}")
 
 
-def render(report: Report, fmt: str, color: bool | None = None) -> None:
+def render(report: Report, fmt: str, color: bool | None = None, show_all: bool = False) -> None:
+    """`show_all`: the text report lists healthy objects too, also when it would not fit a screen."""
     if fmt == "text":
         from egdoctor.report.terminal import render_terminal
 
         if color is None and os.environ.get("NO_COLOR"):
             color = False
-        render_terminal(report, color=color)
+        render_terminal(report, color=color, show_all=show_all)
     elif fmt == "json":
         from egdoctor.report.json_out import render_json
 
