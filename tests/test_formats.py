@@ -221,3 +221,20 @@ def test_unreachable_cluster_still_gives_a_valid_document(fmt: str, tmp_path: Pa
         assert sarif["runs"][0]["invocations"][0]["executionSuccessful"] is False
     else:
         assert "EGD001" in result.stdout and result.stdout.startswith("# egdoctor report")
+
+
+def test_hostile_tenant_text_keeps_every_format_valid(tmp_path: Path) -> None:
+    """Control characters, bidi overrides and markup in tenant names cannot break XML, SARIF or YAML."""
+    scenario = SCENARIOS / "hostile-tenant-text.yaml"
+    with lab_for(scenario, tmp_path / "lab") as lab:
+        args = ("check", "--kubeconfig", str(lab.kubeconfig_path), "--no-probe", "-A", "-o")
+        runs = {fmt: run_cli(*args, fmt) for fmt in ("json", "yaml", "junit", "sarif")}
+    codes = [f["code"] for f in runs["json"].json["findings"]]
+    assert codes
+    assert [f["code"] for f in yaml.safe_load(runs["yaml"].stdout)["findings"]] == codes
+    _junit_schema().validate(runs["junit"].stdout)
+    sarif = json.loads(runs["sarif"].stdout)
+    assert not _sarif_problems(sarif)
+    assert [r["ruleId"] for r in sarif["runs"][0]["results"]] == codes
+    for fmt in ("yaml", "junit"):
+        assert not _CONTROL.search(runs[fmt].stdout), f"a control character in -o {fmt}"
