@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
 import re
 import sys
 from enum import Enum
@@ -16,12 +15,8 @@ import typer
 from egdoctor import __version__
 
 if TYPE_CHECKING:  # the probe modules load only when probes run
-    from egdoctor.checks.engine import Diagnosis
     from egdoctor.findings.model import Severity
-    from egdoctor.probes.model import ProbeReport
-    from egdoctor.probes.plan import ProbeOptions
-    from egdoctor.snapshot.cluster import ClusterUnavailable, Connection
-    from egdoctor.snapshot.model import Snapshot
+    from egdoctor.snapshot.cluster import ClusterUnavailable
 
 app = typer.Typer(
     name="egdoctor",
@@ -36,9 +31,34 @@ app = typer.Typer(
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"egdoctor {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _top_level(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Diagnose Envoy Gateway ingress: Gateways, routes, client-IP mode (PROXY protocol /
+    X-Forwarded-For), load balancer and certificates."""
+
+
+# `check --help` groups its options in these panels
+CLUSTER, DIAGNOSIS, PROBES, OUTPUT = "Cluster", "Diagnosis", "Probes", "Output"
+
+
 class Output(str, Enum):
     text = "text"
     json = "json"
+    yaml = "yaml"
+    junit = "junit"
+    sarif = "sarif"
+    markdown = "markdown"
 
 
 class FailOn(str, Enum):
@@ -46,6 +66,12 @@ class FailOn(str, Enum):
     warning = "warning"
     info = "info"
     none = "none"
+
+
+class MinSeverity(str, Enum):
+    error = "error"
+    warning = "warning"
+    info = "info"
 
 
 class Mode(str, Enum):
@@ -93,26 +119,81 @@ def explain(
         raise _usage_error(f"unknown code {code!r} (codes look like EGD304; `egdoctor explain` lists them)")
 
 
+class CatalogueOutput(str, Enum):
+    text = "text"
+    json = "json"
+
+
+@app.command()
+def checks(
+    output: Annotated[
+        CatalogueOutput, typer.Option("-o", "--output", help="Output format.")
+    ] = CatalogueOutput.text,
+) -> None:
+    """List every check with the kinds it reads and the codes it reports, and every code."""
+    from egdoctor.report.checks_list import render_checks
+
+    render_checks(output.value)
+
+
 @app.command()
 def version() -> None:
     """Print the egdoctor version."""
     typer.echo(f"egdoctor {__version__}")
 
 
-@app.command()
+CHECK_EXAMPLES = """[bold]Examples[/]
+
+  egdoctor check -n myapp                         [dim]# what affects myapp's traffic, probes included[/]
+
+  egdoctor check -A --no-probe --min-severity warning  [dim]# every namespace, objects only[/]
+
+  egdoctor check -n myapp -o junit > egdoctor.xml      [dim]# a CI test report (also sarif, markdown, yaml)[/]
+
+  egdoctor check -f dump.yaml --suppress EGD310        [dim]# offline, on kubectl get -o yaml output[/]
+
+Read-only: nothing in the cluster is changed (except a temporary HTTPRoute with --observe route).
+Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage error,
+3 the diagnosis could not run, 130 interrupted."""
+
+
+@app.command(epilog=CHECK_EXAMPLES)
 def check(
     namespace: Annotated[
-        str | None, typer.Option("-n", "--namespace", help="Namespace to diagnose (default: the context's).")
+        str | None,
+        typer.Option(
+            "-n",
+            "--namespace",
+            help="Namespace to diagnose (default: the context's).",
+            rich_help_panel=CLUSTER,
+        ),
     ] = None,
     all_namespaces: Annotated[
-        bool, typer.Option("-A", "--all-namespaces", help="Diagnose every namespace.")
+        bool,
+        typer.Option("-A", "--all-namespaces", help="Diagnose every namespace.", rich_help_panel=CLUSTER),
     ] = False,
-    kubeconfig: Annotated[
-        str | None, typer.Option("--kubeconfig", help="Path to the kubeconfig file.")
+    selector: Annotated[
+        str | None,
+        typer.Option(
+            "-l",
+            "--selector",
+            help="Diagnose the namespaces whose labels match (e.g. team=shop,env!=dev); implies -A.",
+            rich_help_panel=CLUSTER,
+        ),
     ] = None,
-    context: Annotated[str | None, typer.Option("--context", help="The kubeconfig context to use.")] = None,
+    kubeconfig: Annotated[
+        str | None, typer.Option("--kubeconfig", help="Path to the kubeconfig file.", rich_help_panel=CLUSTER)
+    ] = None,
+    context: Annotated[
+        str | None, typer.Option("--context", help="The kubeconfig context to use.", rich_help_panel=CLUSTER)
+    ] = None,
     request_timeout: Annotated[
-        str, typer.Option("--request-timeout", help="Timeout of each API request (e.g. 10s, 500ms).")
+        str,
+        typer.Option(
+            "--request-timeout",
+            help="Timeout of each API request (e.g. 10s, 500ms).",
+            rich_help_panel=CLUSTER,
+        ),
     ] = "10s",
     from_file: Annotated[
         list[str] | None,
@@ -121,32 +202,55 @@ def check(
             "-f",
             help="Diagnose objects from YAML/JSON files or directories instead "
             "of a cluster (repeatable; `kubectl get -o yaml` output works).",
+            rich_help_panel=CLUSTER,
         ),
     ] = None,
-    output: Annotated[Output, typer.Option("-o", "--output", help="Output format.")] = Output.text,
-    fail_on: Annotated[
-        FailOn, typer.Option("--fail-on", help="Exit 1 when a finding at or above this severity exists.")
-    ] = FailOn.error,
     gateway_class: Annotated[
-        str, typer.Option("--gateway-class", help="The Envoy Gateway GatewayClass.")
+        str,
+        typer.Option("--gateway-class", help="The Envoy Gateway GatewayClass.", rich_help_panel=DIAGNOSIS),
     ] = "eg",
     namespace_label: Annotated[
-        str, typer.Option("--namespace-label", help="The opt-in label app namespaces carry (key=value).")
+        str,
+        typer.Option(
+            "--namespace-label",
+            help="The opt-in label app namespaces carry (key=value).",
+            rich_help_panel=DIAGNOSIS,
+        ),
     ] = "shared-gateway-access=true",
     expect_mode: Annotated[
-        Mode | None, typer.Option("--expect-mode", help="The client-IP mode you intend: direct or xff.")
+        Mode | None,
+        typer.Option(
+            "--expect-mode", help="The client-IP mode you intend: direct or xff.", rich_help_panel=DIAGNOSIS
+        ),
     ] = None,
     expect_hops: Annotated[
-        int | None, typer.Option("--expect-hops", min=0, help="XFF mode: the number of trusted proxies.")
+        int | None,
+        typer.Option(
+            "--expect-hops", min=0, help="XFF mode: the number of trusted proxies.", rich_help_panel=DIAGNOSIS
+        ),
     ] = None,
     cert_warn_days: Annotated[
-        int, typer.Option("--cert-warn-days", min=0, help="Warn about certificates expiring within N days.")
+        int,
+        typer.Option(
+            "--cert-warn-days",
+            min=0,
+            help="Warn about certificates expiring within N days.",
+            rich_help_panel=DIAGNOSIS,
+        ),
     ] = 14,
     no_probe: Annotated[
-        bool, typer.Option("--no-probe", help="Check objects only: send no traffic to the Gateways.")
+        bool,
+        typer.Option(
+            "--no-probe", help="Check objects only: send no traffic to the Gateways.", rich_help_panel=PROBES
+        ),
     ] = False,
     probe_timeout: Annotated[
-        str, typer.Option("--probe-timeout", help="Bound of each probe (connect, TLS, answer), e.g. 3s.")
+        str,
+        typer.Option(
+            "--probe-timeout",
+            help="Bound of each probe (connect, TLS, answer), e.g. 3s.",
+            rich_help_panel=PROBES,
+        ),
     ] = "3s",
     observe: Annotated[
         str,
@@ -155,6 +259,7 @@ def check(
             help="How to see the client IP Envoy decides on: auto (access "
             "log when readable), route (temporary HTTPRoute; writes to the cluster), logs, "
             "echo:PATH, none.",
+            rich_help_panel=PROBES,
         ),
     ] = "auto",
     address: Annotated[
@@ -163,12 +268,15 @@ def check(
             "--address",
             help="Probe this IP instead of the Gateway's status "
             "addresses (repeatable; also enables probes with --from-file).",
+            rich_help_panel=PROBES,
         ),
     ] = None,
     resolver: Annotated[
         str | None,
         typer.Option(
-            "--resolver", help="DNS server for the hostname checks, IP[:PORT] (default: the system's)."
+            "--resolver",
+            help="DNS server for the hostname checks, IP[:PORT] (default: the system's).",
+            rich_help_panel=PROBES,
         ),
     ] = None,
     expect_client_ip: Annotated[
@@ -177,11 +285,16 @@ def check(
             "--expect-client-ip",
             help="The client IP Envoy should see for this machine "
             "(default: the probe socket's local address).",
+            rich_help_panel=PROBES,
         ),
     ] = None,
     ca_file: Annotated[
         str | None,
-        typer.Option("--ca-file", help="CA bundle to verify served certificates (default: system trust)."),
+        typer.Option(
+            "--ca-file",
+            help="CA bundle to verify served certificates (default: system trust).",
+            rich_help_panel=PROBES,
+        ),
     ] = None,
     probe_allow: Annotated[
         str | None,
@@ -189,17 +302,60 @@ def check(
             "--probe-allow",
             help="Never send probes outside these CIDRs (comma-"
             "separated; default: $EGDOCTOR_PROBE_ALLOW, else no restriction).",
+            rich_help_panel=PROBES,
         ),
     ] = None,
+    output: Annotated[
+        Output, typer.Option("-o", "--output", help="Output format.", rich_help_panel=OUTPUT)
+    ] = Output.text,
+    fail_on: Annotated[
+        FailOn,
+        typer.Option(
+            "--fail-on",
+            help="Exit 1 when a finding at or above this severity exists.",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = FailOn.error,
+    min_severity: Annotated[
+        MinSeverity,
+        typer.Option(
+            "--min-severity",
+            help="Show only findings at or above this severity (the exit code follows --fail-on).",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = MinSeverity.info,
+    suppress: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--suppress",
+            help="Silence a code: CODE, or CODE=KIND/NAMESPACE/NAME on one object (repeatable; objects can "
+            "also carry the annotation egdoctor.io/suppress: CODE,CODE).",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = None,
+    show_all: Annotated[
+        bool,
+        typer.Option(
+            "--show-all",
+            help="List healthy namespaces, listeners and routes too (the text report of -A, or of many "
+            "routes, otherwise shows only what has findings and counts the rest).",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = False,
     probes_only: Annotated[bool, typer.Option("--probes-only", hidden=True)] = False,
     color: Annotated[
         bool | None,
         typer.Option(
-            "--color/--no-color", help="Force colour on or off (default: on a TTY, off when NO_COLOR is set)."
+            "--color/--no-color",
+            help="Force colour on or off (default: on a TTY, off when NO_COLOR is set).",
+            rich_help_panel=OUTPUT,
         ),
     ] = None,
     debug: Annotated[
-        bool, typer.Option("--debug", help="On an internal error, print the traceback too.")
+        bool,
+        typer.Option(
+            "--debug", help="On an internal error, print the traceback too.", rich_help_panel=OUTPUT
+        ),
     ] = False,
 ) -> None:
     """Diagnose Gateways, routes, client-IP mode and policies for a namespace (or all)."""
@@ -209,6 +365,9 @@ def check(
         raise _usage_error(f"--request-timeout: {exc}") from None
     if namespace is not None and all_namespaces:
         raise _usage_error("-n/--namespace and -A/--all-namespaces cannot be used together")
+    if namespace is not None and selector is not None:
+        raise _usage_error("-n/--namespace and -l/--selector cannot be used together")
+    all_namespaces = all_namespaces or selector is not None
     if "=" not in namespace_label or not namespace_label.split("=", 1)[0]:
         raise _usage_error(f"--namespace-label {namespace_label!r}: use key=value")
     label_key, label_value = namespace_label.split("=", 1)
@@ -234,73 +393,63 @@ def check(
             message = str(exc) if isinstance(exc, OptionError) else f"--probe-timeout: {exc}"
             raise _usage_error(message) from None
 
-    from egdoctor.checks.engine import required_inputs, run_checks
-    from egdoctor.checks.registry import Options, all_checks
+    from egdoctor.checks.registry import Options
     from egdoctor.findings.model import Severity
+    from egdoctor.findings.suppress import parse_rule
+    from egdoctor.pipeline import DiagnosisRequest, RequestRefused, Unavailable, diagnose
 
-    options = Options(
-        gateway_class=gateway_class,
-        namespace_label=(label_key, label_value),
-        expect_mode=expect_mode.value if expect_mode else None,
-        expect_hops=expect_hops,
-        cert_warn_days=cert_warn_days,
-    )
-    checks = all_checks()
     threshold = None if fail_on is FailOn.none else Severity(fail_on.value)
-
-    conn = None
-    if from_file:
-        from egdoctor.snapshot.files import InputError, load_files
-
-        scope = None if all_namespaces or namespace is None else frozenset({namespace})
-        try:
-            snapshot = load_files(from_file, scope)
-        except InputError as exc:
-            raise _usage_error(str(exc)) from None
-    else:
-        from egdoctor.snapshot.cluster import ClusterReader, ClusterUnavailable, connect
-
-        scope = frozenset({namespace}) if namespace else None
-        try:
-            conn = connect(kubeconfig, context, timeout)
-            scope = None if all_namespaces else frozenset({namespace or conn.namespace})
-            snapshot = ClusterReader(conn, timeout).read(required_inputs(checks.values()), scope)
-        except ClusterUnavailable as exc:
-            _unavailable(exc, output, scope, all_namespaces, threshold)
-            raise typer.Exit(EXIT_UNAVAILABLE) from None
-
-    _refuse_absent_namespaces(snapshot)
-    diagnosis = run_checks(snapshot, options, {} if probes_only else checks)
-    from egdoctor.report.view import Report
-
-    probe_report = _probe_phase(diagnosis, probe_options, conn, timeout, bool(from_file))
-    findings = diagnosis.findings
-    if probe_report is not None:
-        from egdoctor.probes.engine import merge_findings
-
-        findings = merge_findings(findings, probe_report)
-    report = Report(diagnosis, findings, threshold, probes=probe_report)
-    _render(report, output, color)
-    if diagnosis.could_not_run:
-        _say(f"the diagnosis could not run: {diagnosis.could_not_run}")
+    try:
+        suppress_rules = tuple(parse_rule(rule) for rule in suppress or ())
+    except ValueError as exc:
+        raise _usage_error(str(exc)) from None
+    request = DiagnosisRequest(
+        options=Options(
+            gateway_class=gateway_class,
+            namespace_label=(label_key, label_value),
+            expect_mode=expect_mode.value if expect_mode else None,
+            expect_hops=expect_hops,
+            cert_warn_days=cert_warn_days,
+        ),
+        namespace=namespace,
+        all_namespaces=all_namespaces,
+        selector=selector,
+        kubeconfig=kubeconfig,
+        context=context,
+        request_timeout=timeout,
+        from_files=tuple(from_file or ()),
+        probe_options=probe_options,
+        probes_only=probes_only,
+        fail_on=threshold,
+        min_severity=Severity(min_severity.value),
+        suppress=suppress_rules,
+    )
+    try:
+        report = diagnose(request)
+    except RequestRefused as exc:
+        raise _usage_error(str(exc)) from None
+    except Unavailable as exc:
+        _unavailable(exc.cause, output, exc.scope, all_namespaces, threshold)
+        raise typer.Exit(EXIT_UNAVAILABLE) from None
+    _render(report, output, color, show_all)
+    if report.diagnosis.could_not_run:
+        _say(f"the diagnosis could not run: {report.diagnosis.could_not_run}")
     raise typer.Exit(report.exit_code)
 
 
-def _refuse_absent_namespaces(snapshot: Snapshot) -> None:
-    from egdoctor.snapshot.scope import absent_namespaces
+PROBE_EXAMPLES = """[bold]Examples[/]
 
-    absent = absent_namespaces(snapshot)
-    if not absent:
-        return
-    if snapshot.source.mode == "files":
-        raise _usage_error(f"namespace {absent[0]} not found: the --from-file input holds no object in it")
-    raise _usage_error(
-        f"namespace {absent[0]} not found in context {snapshot.source.context} "
-        "(`kubectl get namespaces` lists them)"
-    )
+  egdoctor probe -n myapp                          [dim]# the client IP Envoy sees for myapp's hostnames[/]
+
+  egdoctor probe -n myapp --address 192.0.2.10     [dim]# probe this load balancer address instead[/]
+
+  egdoctor probe -n myapp --observe route          [dim]# observe through a temporary HTTPRoute[/]
+
+Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage error,
+3 the diagnosis could not run, 130 interrupted."""
 
 
-@app.command("probe")
+@app.command("probe", epilog=PROBE_EXAMPLES)
 @functools.wraps(check)
 def probe(**kwargs: object) -> None:
     check(**{**kwargs, "probes_only": True, "no_probe": False})  # type: ignore[arg-type]
@@ -316,38 +465,12 @@ certificates. Objects are still read for addresses, hostnames and mode; static f
 problems are not reported."""
 
 
-def _probe_phase(
-    diagnosis: Diagnosis,
-    probe_options: ProbeOptions | None,
-    conn: Connection | None,
-    request_timeout: float,
-    offline: bool,
-) -> ProbeReport | None:
-    from egdoctor.probes.engine import run_probes, skipped_report
-
-    if probe_options is None:
-        return None
-    if offline and not probe_options.addresses:
-        return skipped_report(
-            "probes skipped: --from-file has no live Gateway to probe (give --address IP to probe one)"
-        )
-    return run_probes(diagnosis, probe_options, conn, request_timeout)
-
-
-def _render(report: object, output: Output, color: bool | None) -> None:
+def _render(report: object, output: Output, color: bool | None, show_all: bool) -> None:
+    from egdoctor.report.formats import render
     from egdoctor.report.view import Report
 
     assert isinstance(report, Report)
-    if output is Output.json:
-        from egdoctor.report.json_out import render_json
-
-        render_json(report)
-    else:
-        from egdoctor.report.terminal import render_terminal
-
-        if color is None and os.environ.get("NO_COLOR"):
-            color = False
-        render_terminal(report, color=color)
+    render(report, output.value, color, show_all)
 
 
 def _unavailable(
@@ -369,10 +492,11 @@ def _unavailable(
         evidence={"server": exc.server or None, "context": exc.context or None},
     )
     _say(f"{finding.code} {finding.message}")
-    if output is Output.json:
-        from egdoctor.report.json_out import unavailable_json, write_json
+    from egdoctor.report.formats import render_unavailable
+    from egdoctor.report.json_out import unavailable_json
 
-        write_json(unavailable_json(finding, exc.server, exc.context, scope, every, fail_on))
+    document = unavailable_json(finding, exc.server, exc.context, scope, every, fail_on)
+    render_unavailable(document, f"{finding.code} {finding.message}", output.value)
 
 
 def main() -> None:

@@ -48,7 +48,7 @@ def test_the_text_report_door_applies_the_sanitiser() -> None:
 def test_a_line_that_bypassed_the_door_is_still_cleaned_before_the_terminal(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def lines(report: Any, width: int) -> list[list[Text]]:
+    def lines(report: Any, width: int, show_all: bool = False) -> list[list[Text]]:
         return [[Text("fine"), Text("raw \x1b]0;title\x07 text", style="bold")]]
 
     monkeypatch.setattr(terminal, "build_lines", lines)

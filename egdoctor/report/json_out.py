@@ -11,6 +11,7 @@ from typing import Any, TextIO
 from egdoctor import __version__
 from egdoctor.findings.codes import REGISTRY
 from egdoctor.findings.model import Finding, Severity
+from egdoctor.findings.suppress import Suppressed
 from egdoctor.model.topology import GatewayView
 from egdoctor.report.json_safe import json_safe
 from egdoctor.report.marks import finding_listeners
@@ -50,6 +51,7 @@ def unavailable_json(
         "tls": [],
         "skippedChecks": {},
         **probe_json(None, "probes not run: the diagnosis could not run"),
+        "suppressed": [],
         "summary": summary_json({"error": 1, "warning": 0, "info": 0}, 1, fail_on, 3),
     }
     del out["findings"][0]["concerns"]
@@ -146,19 +148,47 @@ def report_json(report: Report) -> dict[str, Any]:
         "skippedChecks": dict(report.diagnosis.skipped),
         **probe_json(report.probes),
         **dict(report.extra),
-        "summary": summary_json(report.counts, len(report.findings), report.fail_on, report.exit_code),
+        "suppressed": [suppressed_json(s) for s in report.suppressed],
+        "summary": summary_json(
+            report.counts,
+            len(report.findings),
+            report.fail_on,
+            report.exit_code,
+            suppressed=len(report.suppressed),
+            hidden=len(report.hidden),
+        ),
+    }
+
+
+def suppressed_json(s: Suppressed) -> dict[str, Any]:
+    f = s.finding
+    return {
+        "code": f.code,
+        "severity": f.severity.value,
+        "object": f.subject.to_json() if f.subject else None,
+        "message": f.message,
+        "suppressedBy": s.by,
+        "rule": s.rule,
     }
 
 
 def summary_json(
-    counts: Mapping[str, int], total: int, fail_on: Severity | None, exit_code: int
+    counts: Mapping[str, int],
+    total: int,
+    fail_on: Severity | None,
+    exit_code: int,
+    suppressed: int = 0,
+    hidden: int = 0,
 ) -> dict[str, Any]:
     """Counts per severity count each problem once; `consequences` are the findings shown under their
-    cause; `total` is the number of findings."""
+    cause; `total` is the number of findings shown. `suppressed` findings (listed under `suppressed`) are
+    neither shown nor counted toward the exit code; `belowMinSeverity` ones are not shown but count."""
     return {
         **counts,
         "consequences": total - sum(counts.values()),
         "total": total,
         "failOn": fail_on.value if fail_on else "none",
         "exitCode": exit_code,
+        "suppressed": suppressed,
+        "belowMinSeverity": hidden,
     }

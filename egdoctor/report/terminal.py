@@ -17,6 +17,7 @@ from egdoctor.report.layout import GatewayBlock, ListenerBlock, Placed, RouteBlo
 from egdoctor.report.marks import finding_mark
 from egdoctor.report.safe_text import MESSAGE_LIMIT, clean_line, has_unsafe
 from egdoctor.report.terminal_probes import client_ip_line, row_lines, summary_lines, target_lines
+from egdoctor.report.terminal_summary import compact_block, healthy_line, is_compact, summary_table
 from egdoctor.report.text import GLYPHS, mark, plain, t
 from egdoctor.report.verdict import footer, plural, verdict
 from egdoctor.report.view import Report, mode_label
@@ -28,7 +29,11 @@ _STYLE = {"ok": "bold green", "warn": "bold yellow", "bad": "bold red"}
 
 
 def render_terminal(
-    report: Report, out: TextIO | None = None, color: bool | None = None, width: int | None = None
+    report: Report,
+    out: TextIO | None = None,
+    color: bool | None = None,
+    width: int | None = None,
+    show_all: bool = False,
 ) -> None:
     stream = out or sys.stdout
     width = width or terminal_width(stream)
@@ -40,7 +45,7 @@ def render_terminal(
         emoji=False,
         width=width,
     )
-    for line in build_lines(report, width):
+    for line in build_lines(report, width, show_all):
         for text in line:
             # already wrapped: rich must not wrap again
             console.print(_guarded(text), soft_wrap=True)
@@ -54,8 +59,8 @@ def _guarded(text: Text) -> Text:
     return Text(clean_line(text.plain))
 
 
-def build_lines(report: Report, width: int) -> list[list[Text]]:
-    return [_verdict_line(report, width)] + [wrap(line, width) for line in report_lines(report)]
+def build_lines(report: Report, width: int, show_all: bool = False) -> list[list[Text]]:
+    return [_verdict_line(report, width)] + [wrap(line, width) for line in report_lines(report, show_all)]
 
 
 def _verdict_line(report: Report, width: int) -> list[Text]:
@@ -67,9 +72,10 @@ def _verdict_line(report: Report, width: int) -> list[Text]:
     return [Text(line, style=_STYLE[m])]
 
 
-def report_lines(report: Report) -> list[Line]:
+def report_lines(report: Report, show_all: bool = False) -> list[Line]:
     snap = report.diagnosis.snapshot
     layout = build_layout(report)
+    compact = is_compact(layout, show_all)
     if snap.source.mode == "cluster":
         head = f"Context {t(snap.source.context)} · {t(snap.source.server)}"
     else:
@@ -80,9 +86,13 @@ def report_lines(report: Report) -> list[Line]:
     lines = [Line(f"[bold]{head}[/] · {scope} · {plural(len(layout.gateways), 'Gateway')} in view")]
     if not layout.gateways:
         lines.append(Line("no route in scope attaches to a Gateway egdoctor could read", 2))
+    elif compact or (show_all and snap.namespaces is None):
+        lines.extend(summary_table(report, layout, show_all))
     for block in layout.gateways:
         lines.append(Line(""))
+        dropped = compact_block(block) if compact else (0, 0)
         lines.extend(_gateway_lines(report, block))
+        lines.extend(healthy_line(*dropped))
     lines.extend(summary_lines(report.probes))
     if layout.other:
         lines += [Line(""), Line("[bold]Other findings[/]")]

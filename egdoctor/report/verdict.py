@@ -73,6 +73,10 @@ def footer(report: Report) -> list[str]:
     if consequences:
         whose = "its" if consequences == 1 else "their"
         line += f" ({plural(consequences, 'consequence')} shown under {whose} cause)"
+    if report.suppressed:
+        line += f" · {len(report.suppressed)} suppressed"
+    if report.hidden:
+        line += f" · {len(report.hidden)} below --min-severity not shown"
     skipped = report.diagnosis.skipped
     if skipped:
         line += f" · {plural(len(skipped), 'check')} skipped: " + ", ".join(sorted(skipped))

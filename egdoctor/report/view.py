@@ -9,6 +9,7 @@ from typing import Any
 
 from egdoctor.checks.engine import Diagnosis
 from egdoctor.findings.model import Finding, Severity
+from egdoctor.findings.suppress import Suppressed
 from egdoctor.model.topology import GatewayView, ListenerView
 from egdoctor.probes.model import ProbeReport
 from egdoctor.report.causes import root_causes
@@ -21,6 +22,11 @@ class Report:
     fail_on: Severity | None
     extra: Mapping[str, Any] = field(default_factory=dict)  # later phases (probes) add their sections
     probes: ProbeReport | None = None
+    checks_run: tuple[str, ...] = ()  # the ids of the object checks that were asked to run
+    # --suppress and the egdoctor.io/suppress annotation: not shown, not counted toward the exit code
+    suppressed: tuple[Suppressed, ...] = ()
+    # below --min-severity: not shown, but still counted toward the exit code (that is --fail-on's job)
+    hidden: tuple[Finding, ...] = ()
 
     @cached_property
     def root_causes(self) -> Mapping[int, int]:
@@ -47,7 +53,7 @@ class Report:
         if self.fail_on is None:
             return 0
         threshold = self.fail_on.rank
-        return 1 if any(f.severity.rank >= threshold for f in self.findings) else 0
+        return 1 if any(f.severity.rank >= threshold for f in (*self.findings, *self.hidden)) else 0
 
     def gateways(self) -> list[GatewayView]:
         topo = self.diagnosis.topology

@@ -1,0 +1,162 @@
+"""One diagnosis run: read the cluster (or load files) -> run the checks -> send the probes -> build the
+report. Every entry point (`check`, `probe`, and later ones) describes what it wants in a
+`DiagnosisRequest` and calls `diagnose`; the command line only parses options and renders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from egdoctor.checks.engine import Diagnosis
+    from egdoctor.checks.registry import Options
+    from egdoctor.findings.model import Severity
+    from egdoctor.findings.suppress import SuppressRule
+    from egdoctor.probes.model import ProbeReport
+    from egdoctor.probes.plan import ProbeOptions
+    from egdoctor.report.view import Report
+    from egdoctor.snapshot.cluster import ClusterUnavailable, Connection
+    from egdoctor.snapshot.model import Snapshot
+
+
+@dataclass(frozen=True)
+class DiagnosisRequest:
+    options: Options
+    namespace: str | None = None
+    all_namespaces: bool = False
+    kubeconfig: str | None = None
+    context: str | None = None
+    request_timeout: float = 10.0
+    from_files: tuple[str, ...] = ()
+    probe_options: ProbeOptions | None = None  # None: no probes (--no-probe)
+    probes_only: bool = False  # `egdoctor probe`: object checks other than access problems are not run
+    selector: str | None = None  # -l: the namespaces whose labels match (with every namespace read)
+    fail_on: Severity | None = None
+    min_severity: Severity | None = None  # findings below it are not shown (the exit code still counts them)
+    suppress: tuple[SuppressRule, ...] = ()
+
+
+class RequestRefused(Exception):
+    """The request cannot be answered as asked (a usage error: exit 2); the message says why."""
+
+
+@dataclass
+class Unavailable(Exception):
+    """The API server could not be used (EGD001); `scope` is what was asked, as far as it is known."""
+
+    cause: ClusterUnavailable
+    scope: frozenset[str] | None = field(default=None)
+
+
+def diagnose(request: DiagnosisRequest) -> Report:
+    from egdoctor.checks.engine import required_inputs, run_checks
+    from egdoctor.checks.registry import all_checks
+    from egdoctor.report.view import Report
+
+    checks = all_checks()
+    snapshot, conn = _read(request, required_inputs(checks.values()))
+    if request.selector is not None:
+        snapshot = _select_namespaces(snapshot, request.selector)
+    _refuse_absent_namespaces(snapshot)
+    asked = {} if request.probes_only else checks
+    diagnosis = run_checks(snapshot, request.options, asked)
+    probe_report = _probe_phase(diagnosis, request, conn)
+    findings = diagnosis.findings
+    if probe_report is not None:
+        from egdoctor.probes.engine import merge_findings
+
+        findings = merge_findings(findings, probe_report)
+    report = Report(diagnosis, findings, request.fail_on, probes=probe_report, checks_run=tuple(asked))
+    return _filtered(report, request)
+
+
+def _filtered(report: Report, request: DiagnosisRequest) -> Report:
+    """Suppressed findings leave the report (listed as such); findings below --min-severity are hidden."""
+    from dataclasses import replace
+
+    from egdoctor.findings.suppress import annotated_codes, split_suppressed
+
+    snapshot = report.diagnosis.snapshot
+    annotations = {
+        o.ref: codes
+        for objs in snapshot.objects.values()
+        for o in objs
+        if (codes := annotated_codes(o.annotations))
+    }
+    kept, suppressed = split_suppressed(report.findings, request.suppress, annotations)
+    floor = request.min_severity.rank if request.min_severity is not None else -1
+    shown = tuple(f for f in kept if f.severity.rank >= floor)
+    hidden = tuple(f for f in kept if f.severity.rank < floor)
+    if not suppressed and not hidden:
+        return report
+    return replace(report, findings=shown, suppressed=tuple(suppressed), hidden=hidden)
+
+
+def _read(request: DiagnosisRequest, inputs: set[str]) -> tuple[Snapshot, Connection | None]:
+    namespace = request.namespace
+    if request.from_files:
+        from egdoctor.snapshot.files import InputError, load_files
+
+        scope = None if request.all_namespaces or namespace is None else frozenset({namespace})
+        try:
+            return load_files(list(request.from_files), scope), None
+        except InputError as exc:
+            raise RequestRefused(str(exc)) from None
+    from egdoctor.snapshot.cluster import ClusterReader, ClusterUnavailable, connect
+
+    scope = frozenset({namespace}) if namespace else None
+    try:
+        conn = connect(request.kubeconfig, request.context, request.request_timeout)
+        scope = None if request.all_namespaces else frozenset({namespace or conn.namespace})
+        return ClusterReader(conn, request.request_timeout).read(inputs, scope), conn
+    except ClusterUnavailable as exc:
+        raise Unavailable(exc, scope) from None
+
+
+def _select_namespaces(snapshot: Snapshot, selector: str) -> Snapshot:
+    """Narrow a snapshot of every namespace to those whose labels match the selector."""
+    from dataclasses import replace
+
+    from egdoctor.label_selector import parse_selector
+
+    try:
+        matches = parse_selector(selector)
+    except ValueError as exc:
+        raise RequestRefused(str(exc)) from None
+    if snapshot.source.mode == "cluster" and (
+        "Namespace" not in snapshot.fetched or snapshot.problems_for("Namespace")
+    ):
+        raise RequestRefused(f"-l {selector}: the namespaces could not be listed to match their labels")
+    chosen = frozenset(o.name for o in snapshot.of("Namespace") if matches(o.labels))
+    if not chosen:
+        raise RequestRefused(f"no namespace matches -l {selector}")
+    return replace(snapshot, namespaces=chosen)
+
+
+def _refuse_absent_namespaces(snapshot: Snapshot) -> None:
+    from egdoctor.snapshot.scope import absent_namespaces
+
+    absent = absent_namespaces(snapshot)
+    if not absent:
+        return
+    if snapshot.source.mode == "files":
+        raise RequestRefused(f"namespace {absent[0]} not found: the --from-file input holds no object in it")
+    raise RequestRefused(
+        f"namespace {absent[0]} not found in context {snapshot.source.context} "
+        "(`kubectl get namespaces` lists them)"
+    )
+
+
+def _probe_phase(
+    diagnosis: Diagnosis, request: DiagnosisRequest, conn: Connection | None
+) -> ProbeReport | None:
+    probe_options = request.probe_options
+    if probe_options is None:
+        return None
+    from egdoctor.probes.engine import run_probes, skipped_report
+
+    if request.from_files and not probe_options.addresses:
+        return skipped_report(
+            "probes skipped: --from-file has no live Gateway to probe (give --address IP to probe one)"
+        )
+    return run_probes(diagnosis, probe_options, conn, request.request_timeout)
