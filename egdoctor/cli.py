@@ -201,6 +201,13 @@ def check(
     debug: Annotated[
         bool, typer.Option("--debug", help="On an internal error, print the traceback too.")
     ] = False,
+    allow_incomplete: Annotated[
+        bool,
+        typer.Option(
+            "--allow-incomplete",
+            help="When API errors leave checks unrun, judge the findings read (exit 0/1) instead of exit 3.",
+        ),
+    ] = False,
 ) -> None:
     """Diagnose Gateways, routes, client-IP mode and policies for a namespace (or all)."""
     try:
@@ -279,10 +286,12 @@ def check(
         from egdoctor.probes.engine import merge_findings
 
         findings = merge_findings(findings, probe_report)
-    report = Report(diagnosis, findings, threshold, probes=probe_report)
+    report = Report(diagnosis, findings, threshold, probes=probe_report, allow_incomplete=allow_incomplete)
     _render(report, output, color)
     if diagnosis.could_not_run:
         _say(f"the diagnosis could not run: {diagnosis.could_not_run}")
+    elif report.incomplete:
+        _say(f"the run is incomplete: {report.incomplete} (exit 3; --allow-incomplete accepts it)")
     raise typer.Exit(report.exit_code)
 
 

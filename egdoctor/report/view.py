@@ -21,6 +21,7 @@ class Report:
     fail_on: Severity | None
     extra: Mapping[str, Any] = field(default_factory=dict)  # later phases (probes) add their sections
     probes: ProbeReport | None = None
+    allow_incomplete: bool = False  # --allow-incomplete: judge a partial read on what it found
 
     @cached_property
     def root_causes(self) -> Mapping[int, int]:
@@ -44,10 +45,17 @@ class Report:
     def exit_code(self) -> int:
         if self.diagnosis.could_not_run:
             return 3
+        if self.incomplete:
+            return 3
         if self.fail_on is None:
             return 0
         threshold = self.fail_on.rank
         return 1 if any(f.severity.rank >= threshold for f in self.findings) else 0
+
+    @property
+    def incomplete(self) -> str | None:
+        """Why this run must not pass: API errors left checks unrun and the user did not accept that."""
+        return None if self.allow_incomplete else self.diagnosis.incomplete
 
     def gateways(self) -> list[GatewayView]:
         topo = self.diagnosis.topology
