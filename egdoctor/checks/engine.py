@@ -13,6 +13,9 @@ from egdoctor.snapshot.kinds import KINDS, ROUTE_KINDS
 from egdoctor.snapshot.model import AccessProblem, Malformed, Snapshot
 
 
+_NAMED_UNRUN = 5  # the one-line reason names this many unrun checks; the report's footer lists them all
+
+
 @dataclass(frozen=True)
 class Diagnosis:
     snapshot: Snapshot
@@ -30,10 +33,10 @@ class Diagnosis:
         if not self.unrun_by_api_error:
             return None
         count = len(self.unrun_by_api_error)
-        return (
-            f"API errors left {count} check{'s' if count > 1 else ''} unrun "
-            f"({', '.join(self.unrun_by_api_error)}; see EGD005)"
-        )
+        named = ", ".join(self.unrun_by_api_error[:_NAMED_UNRUN])
+        if count > _NAMED_UNRUN:
+            named += f" and {count - _NAMED_UNRUN} more"
+        return f"API errors left {count} check{'s' if count > 1 else ''} unrun ({named}; see EGD005)"
 
     @property
     def could_not_run(self) -> str | None:
