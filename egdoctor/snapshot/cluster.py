@@ -32,6 +32,9 @@ _NAMESPACE_FANOUT_LIMIT = 12
 MAX_OBJECTS_PER_LIST = 20_000
 MAX_BYTES_PER_LIST = 128 * 1024 * 1024
 MAX_SECRET_GETS = 256  # listener certificateRefs followed per run
+# Requests in flight at once: enough for every discovery document and every cluster-wide list of one
+# round together (about 30 with -A), so a round costs one latency, not several waves of it.
+LIST_WORKERS = 32
 # Scopes whose objects sit where the read Gateways and routes point, so that a forbidden cluster-wide
 # list can be retried namespace by namespace. Routes and Gateways themselves could be anywhere.
 _FALLBACK = frozenset({Scope.ENVOY_SERVICE, Scope.GATEWAYS, Scope.BACKENDS})
@@ -108,6 +111,7 @@ def connect(kubeconfig: str | None, context: str | None, request_timeout: float)
         raise ClusterUnavailable("", label, f"invalid kubeconfig ({named}): {_one_line(exc)}") from None
     # A diagnosis tool should fail fast: urllib3's default retries multiply every timeout.
     cfg.retries = 0
+    cfg.connection_pool_maxsize = LIST_WORKERS  # one connection per concurrent request, none waiting
     api = client.ApiClient(configuration=cfg)
     return Connection(api=api, server=_redact_url(cfg.host), context=label, namespace=namespace)
 
@@ -162,7 +166,7 @@ class _Response:
 
 
 class ClusterReader:
-    def __init__(self, conn: Connection, request_timeout: float, workers: int = 8):
+    def __init__(self, conn: Connection, request_timeout: float, workers: int = LIST_WORKERS):
         self.conn = conn
         self.timeout = request_timeout
         self.workers = workers
@@ -212,27 +216,20 @@ class ClusterReader:
 
     # -- discovery ------------------------------------------------------------------------------------
     def discover(self, wanted: Iterable[str]) -> None:
+        """One concurrent round: the core API and every group version a wanted kind may be served at
+        (a 404 is a group version the cluster does not serve), instead of /apis first and then the rest."""
         specs = [KINDS[w] for w in wanted]
-        core = self._get("/api/v1")
+        gvs = sorted({f"{s.group}/{v}" for s in specs if s.group for v in s.versions})
+        paths = ["/api/v1", *(f"/apis/{gv}" for gv in gvs)]
+        core, *answers = parallel_map(self._get, paths, self.workers)
         if core.status == 401:
             raise ClusterUnavailable(
                 self.conn.server, self.conn.context, "unauthorized (401): the credentials were rejected"
             )
         self._require_discovery("/api/v1", core)
-        groups_resp = self._get("/apis")
-        self._require_discovery("/apis", groups_resp)
-        groups = {
-            g.get("name"): [v.get("version") for v in as_list(g.get("versions")) if isinstance(v, Mapping)]
-            for g in as_list(dig(groups_resp.body, "groups"))
-            if isinstance(g, Mapping)
-        }
         resources: dict[str, set[str]] = {
             "v1": {str(r.get("name")) for r in as_list(core.body.get("resources")) if isinstance(r, Mapping)}
         }
-        gvs = sorted(
-            {f"{s.group}/{v}" for s in specs if s.group for v in s.versions if v in groups.get(s.group, [])}
-        )
-        answers = parallel_map(lambda gv: self._get(f"/apis/{gv}"), gvs, self.workers)
         # a group version whose discovery failed (not merely 404) leaves its kinds unknown, not absent
         unknown: dict[str, str] = {}
         for gv, resp in zip(gvs, answers, strict=True):
