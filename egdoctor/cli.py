@@ -332,10 +332,10 @@ def _probe_phase(
     request_timeout: float,
     offline: bool,
 ) -> ProbeReport | None:
+    if probe_options is None:
+        return None  # --no-probe: the probe modules (DNS, sockets, TLS) are not even imported
     from egdoctor.probes.engine import run_probes, skipped_report
 
-    if probe_options is None:
-        return None
     if offline and not probe_options.addresses:
         return skipped_report(
             "probes skipped: --from-file has no live Gateway to probe (give --address IP to probe one)"

@@ -35,7 +35,7 @@ class Measure:
     exit_codes: tuple[int, ...]
 
 
-def _egdoctor() -> str:
+def default_egdoctor() -> str:
     venv = ROOT / ".venv" / "bin" / "egdoctor"
     return str(venv) if venv.exists() else (shutil.which("egdoctor") or "egdoctor")
 
@@ -90,7 +90,9 @@ def measure(label: str, cmd: list[str], env: dict[str, str], runs: int, lab: Lab
     return Measure(label, statistics.median(walls), max(peaks), max(counts), tuple(sorted(set(codes))))
 
 
-def bench_size(size: Size, latency_ms: float, runs: int, kubectl: str | None, home: Path) -> list[Measure]:
+def bench_size(
+    egdoctor: str, size: Size, latency_ms: float, runs: int, kubectl: str | None, home: Path
+) -> list[Measure]:
     env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG",)}
     env["HOME"] = str(home)
     cluster = objects(size)
@@ -100,7 +102,7 @@ def bench_size(size: Size, latency_ms: float, runs: int, kubectl: str | None, ho
         LabApiServer(cluster, settings, state) as lab,
     ):
         kubeconfig = str(lab.kubeconfig_path)
-        egd = [_egdoctor(), "check", "--kubeconfig", kubeconfig, "--no-probe", "-o", "json"]
+        egd = [egdoctor, "check", "--kubeconfig", kubeconfig, "--no-probe", "-o", "json"]
         out = [
             measure(f"egdoctor -A ({len(cluster)} objects)", [*egd, "-A"], env, runs, lab),
             measure(f"egdoctor -n {namespace_name(0)}", [*egd, "-n", namespace_name(0)], env, runs, lab),
@@ -157,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--routes", type=int, default=1500)
     parser.add_argument("--certificates", type=int, default=100)
     parser.add_argument("--no-kubectl", action="store_true", help="skip the kubectl baseline")
+    parser.add_argument(
+        "--egdoctor", default=default_egdoctor(), help="the egdoctor executable to measure (another build)"
+    )
     args = parser.parse_args(argv)
     runs = args.runs or (3 if args.quick else 5)
     size = Size(args.namespaces, args.routes, args.certificates)
@@ -172,14 +177,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="egdoctor-bench-home-") as home:
         helps = []
         for _ in range(runs):
-            helps.append(_run_once([_egdoctor(), "--help"], dict(os.environ))[0])
+            helps.append(_run_once([args.egdoctor, "--help"], dict(os.environ))[0])
         print(f"egdoctor --help start-up: {statistics.median(helps):.2f}s\n")
         sizes = [("default", size)]
         if not args.quick:
             sizes += [("10x smaller", size.scaled(0.1)), ("10x larger", size.scaled(10))]
         for name, each in sizes:
             sweep_runs = runs if name == "default" else max(1, min(runs, 3))
-            rows = bench_size(each, args.latency_ms, sweep_runs, kubectl, Path(home))
+            rows = bench_size(args.egdoctor, each, args.latency_ms, sweep_runs, kubectl, Path(home))
             print(_table(f"{name}: {each.label()}", rows) + "\n", flush=True)
     return 0
 

@@ -12,7 +12,6 @@ from egdoctor.model.topology import GatewayKey, Topology, build_topology
 from egdoctor.snapshot.kinds import KINDS, ROUTE_KINDS
 from egdoctor.snapshot.model import AccessProblem, Malformed, Snapshot
 
-
 _NAMED_UNRUN = 5  # the one-line reason names this many unrun checks; the report's footer lists them all
 
 

@@ -23,7 +23,10 @@ from egdoctor.snapshot.objects import as_list, as_map, dig
 from egdoctor.snapshot.secret_refs import certificate_refs, grant_permits
 
 ENVOY_GATEWAY_SYSTEM = "envoy-gateway-system"
-_PAGE = 500
+# Objects per list page. kubectl asks for 500; pages are sequential round trips, so at 25 ms per request
+# 5,000 halved the list phase of the benchmark (docs/performance.md). The read caps below still bound a
+# list, checked page by page.
+_PAGE = 5000
 _MAX_ROUNDS = 4
 # Above this many namespaces one cluster-wide list is cheaper than one list per namespace.
 _NAMESPACE_FANOUT_LIMIT = 12
