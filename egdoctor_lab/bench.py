@@ -64,13 +64,23 @@ def _kubectl_kinds() -> str:
     return ",".join(sorted(names))
 
 
+_TIME = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists() else None)
+
+
 def _run_once(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int]:
-    started = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.monotonic() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return elapsed, usage.ru_maxrss / 1024.0, proc.returncode
+    """(wall seconds, peak RSS in MB or NaN, exit code). The peak comes from GNU time run around the
+    command: a child forked straight from this process would report this process's memory (the lab's
+    objects) as its own high-water mark."""
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        wrapped = [_TIME, "-f", "%M", "-o", rss.name, *cmd] if _TIME else cmd
+        started = time.monotonic()
+        code = subprocess.run(
+            wrapped, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+        ).returncode
+        elapsed = time.monotonic() - started
+        text = rss.read().strip().splitlines()
+    peak_kb = float(text[-1]) if _TIME and text and text[-1].isdigit() else float("nan")
+    return elapsed, peak_kb / 1024.0, code
 
 
 def _requests(lab: LabApiServer) -> int:
@@ -117,7 +127,8 @@ def _table(title: str, rows: list[Measure]) -> str:
     lines = [title, f"  {'command':44} {'wall (median)':>14} {'peak RSS':>10} {'requests':>9} {'exit':>6}"]
     for m in rows:
         exits = ",".join(str(c) for c in m.exit_codes)
-        lines.append(f"  {m.label:44} {m.wall_s:13.2f}s {m.peak_mb:8.0f}MB {m.requests:9d} {exits:>6}")
+        peak = f"{m.peak_mb:8.0f}MB" if m.peak_mb == m.peak_mb else f"{'n/a':>10}"  # NaN: no GNU time
+        lines.append(f"  {m.label:44} {m.wall_s:13.2f}s {peak} {m.requests:9d} {exits:>6}")
     by_label = {m.label.split(" (")[0]: m for m in rows}
     kubectl = next((m for m in rows if m.label.startswith("kubectl")), None)
     everything = by_label.get("egdoctor -A")
