@@ -357,6 +357,14 @@ def check(
             "--debug", help="On an internal error, print the traceback too.", rich_help_panel=OUTPUT
         ),
     ] = False,
+    allow_incomplete: Annotated[
+        bool,
+        typer.Option(
+            "--allow-incomplete",
+            help="When API errors leave checks unrun, judge the findings read (exit 0/1) instead of exit 3.",
+            rich_help_panel=DIAGNOSIS,
+        ),
+    ] = False,
 ) -> None:
     """Diagnose Gateways, routes, client-IP mode and policies for a namespace (or all)."""
     try:
@@ -423,6 +431,7 @@ def check(
         fail_on=threshold,
         min_severity=Severity(min_severity.value),
         suppress=suppress_rules,
+        allow_incomplete=allow_incomplete,
     )
     try:
         report = diagnose(request)
@@ -434,6 +443,8 @@ def check(
     _render(report, output, color, show_all)
     if report.diagnosis.could_not_run:
         _say(f"the diagnosis could not run: {report.diagnosis.could_not_run}")
+    elif report.incomplete:
+        _say(f"the run is incomplete: {report.incomplete} (exit 3; --allow-incomplete accepts it)")
     raise typer.Exit(report.exit_code)
 
 

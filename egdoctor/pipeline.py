@@ -34,6 +34,7 @@ class DiagnosisRequest:
     fail_on: Severity | None = None
     min_severity: Severity | None = None  # findings below it are not shown (the exit code still counts them)
     suppress: tuple[SuppressRule, ...] = ()
+    allow_incomplete: bool = False  # API errors left checks unrun: judge what was read (exit 0/1, not 3)
 
 
 class RequestRefused(Exception):
@@ -66,7 +67,14 @@ def diagnose(request: DiagnosisRequest) -> Report:
         from egdoctor.probes.engine import merge_findings
 
         findings = merge_findings(findings, probe_report)
-    report = Report(diagnosis, findings, request.fail_on, probes=probe_report, checks_run=tuple(asked))
+    report = Report(
+        diagnosis,
+        findings,
+        request.fail_on,
+        probes=probe_report,
+        checks_run=tuple(asked),
+        allow_incomplete=request.allow_incomplete,
+    )
     return _filtered(report, request)
 
 

@@ -81,7 +81,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -91,6 +91,8 @@ from urllib.parse import parse_qs, unquote
 
 import yaml
 
+from egdoctor_lab.faults import FaultBook, broken_body
+from egdoctor_lab.faults import Request as FaultRequest
 from egdoctor_lab.pki import LabPki, create_pki
 from egdoctor_lab.scenario import (
     LabSettings,
@@ -279,9 +281,17 @@ def status_object(
 class ApiError(Exception):
     """An error answered as a ``Status`` body."""
 
-    def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        code: int,
+        reason: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code, self.reason, self.message, self.details = code, reason, message, details
+        self.headers = headers or {}
 
     def status(self) -> dict[str, Any]:
         return status_object(self.code, self.reason, self.message, self.details)
@@ -940,6 +950,8 @@ class ApiResponse:
     status: int
     payload: Any
     content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    body_fault: str | None = None  # egdoctor_lab.scenario.FAULT_BODIES: the body is broken on the wire
 
     def encode(self) -> bytes:
         if isinstance(self.payload, bytes):
@@ -961,6 +973,7 @@ class LabApi:
         self.settings = settings
         self.token = token
         self.served = served_resources(settings)
+        self.fault_book = FaultBook(settings.faults)
         # (namespace, pod, container) -> (unix time, line) pairs, oldest first; None: no log.
         self.pod_logs: Callable[[str, str, str], Sequence[tuple[float, str]] | None] | None = None
 
@@ -985,8 +998,10 @@ class LabApi:
             if self.settings.latency_ms:
                 time.sleep(self.settings.latency_ms / 1000.0)
             response = self._route(req, info)
+            if info.get("bodyFault") and response.status == 200:
+                response.body_fault = info["bodyFault"]
         except ApiError as err:
-            response = ApiResponse(err.code, err.status())
+            response = ApiResponse(err.code, err.status(), headers=err.headers)
         except Exception as exc:
             # A lab bug must reach the client as a 500 it can report, not as a dropped connection.
             traceback.print_exc()
@@ -1018,6 +1033,8 @@ class LabApi:
             raise _method_not_allowed()
         if not segments:
             return ApiResponse(200, {"paths": self._root_paths()})
+        if len(segments) <= {"api": 2, "apis": 3}.get(segments[0], 0):
+            self._apply_faults(FaultRequest("get", "", "discovery", None, None, False, False), info)
         if segments == ["version"]:
             return ApiResponse(200, dict(KUBERNETES_VERSION))
         if segments[0] == "api":
@@ -1174,6 +1191,9 @@ class LabApi:
         if not rt.stored:
             return self._access_review(req, rt, version)
         self._authorize(rt, verb, namespace, name, subresource)
+        continued = verb == "list" and bool(_param(params, "continue"))
+        request = FaultRequest(verb, rt.group, rt.plural, subresource, namespace, rt.namespaced, continued)
+        self._apply_faults(request, info, _details(rt, name))
         if verb == "watch":
             raise ApiError(405, "MethodNotAllowed", "the lab API server does not serve watch requests", {})
 
@@ -1317,20 +1337,20 @@ class LabApi:
                 forbidden_message(rt, verb, namespace if rt.namespaced else None, name, subresource),
                 _details(rt, name),
             )
-        for fault in self.settings.faults:
-            if fault.match.matches(
-                verb=verb,
-                group=rt.group,
-                resource=rt.plural,
-                subresource=subresource,
-                namespace=namespace,
-                namespaced=rt.namespaced,
-            ):
-                if fault.delay_ms:
-                    time.sleep(fault.delay_ms / 1000.0)
-                if fault.succeed:
-                    continue
-                raise ApiError(fault.code, fault.reason, fault.message, _details(rt, name))
+
+    def _apply_faults(
+        self, request: FaultRequest, info: dict[str, Any], details: dict[str, Any] | None = None
+    ) -> None:
+        for fault in self.fault_book.pick(request):
+            if fault.delay_ms:
+                time.sleep(fault.delay_ms / 1000.0)
+            if fault.succeed:
+                continue
+            if fault.body:
+                info["bodyFault"] = fault.body  # served normally, broken on the wire
+                continue
+            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            raise ApiError(fault.code, fault.reason, fault.message, details or {}, headers)
 
     def _present(self, obj: Mapping[str, Any], rt: ResourceType, version: str) -> dict[str, Any]:
         out: dict[str, Any] = {"apiVersion": rt.api_version(version), "kind": rt.kind}
@@ -1361,6 +1381,8 @@ class LabApi:
             page_size = int(limit) if limit not in (None, "") else 0
         except ValueError:
             raise _bad_request(f"invalid limit {limit!r}") from None
+        if self.settings.page_cap:
+            page_size = min(page_size, self.settings.page_cap) if page_size > 0 else self.settings.page_cap
         start = _decode_continue(_param(params, "continue"))
         with self.store.lock:
             resource_version = self.store.resource_version
@@ -1773,15 +1795,22 @@ class _Handler(BaseHTTPRequestHandler):
         request = ApiRequest(self.command, path, query, self.headers, body)
         response, info = self.server.lab_api.handle(request)
         data = response.encode()
+        length = len(data)
+        if response.body_fault:
+            data, length = broken_body(response.body_fault, data)
         # Recorded before the reply leaves, so a client that just got its answer finds it in the log.
         self.server.record(request, response, info, started, self.headers.get("User-Agent"))
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Content-Length", str(length))
         self.send_header("Cache-Control", "no-cache, private")
+        for name, value in response.headers.items():
+            self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
+        if length != len(data):
+            self.close_connection = True  # the promised rest never comes
 
     def _read_body(self) -> bytes:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():

@@ -141,7 +141,16 @@ class Denial:
         return namespace is None or namespace == self.namespace
 
 
-_FAULT_REASONS = {500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout", 429: "TooManyRequests"}
+_FAULT_REASONS = {
+    500: "InternalError",
+    503: "ServiceUnavailable",
+    504: "Timeout",
+    429: "TooManyRequests",
+    410: "Expired",
+}
+# A broken 200: a proxy's error page where JSON belongs, or a body cut off mid-way (Content-Length promises
+# more than is sent, then the connection closes).
+FAULT_BODIES = ("invalid-json", "truncated")
 
 
 @dataclass(frozen=True)
@@ -149,13 +158,23 @@ class Fault:
     """A server-side failure for matching requests (an unhealthy aggregated API, an overloaded etcd):
     answered with ``code`` and a Status body after ``delay_ms``. Matching works like a denial. With
     ``succeed: true`` the request is only slow: after the delay it is served normally (a create that
-    outlives the client's timeout and is persisted anyway)."""
+    outlives the client's timeout and is persisted anyway).
+
+    ``times`` limits the fault to the first N matching requests (an API that throttles, then recovers);
+    ``retryAfter`` adds that header (seconds); ``continued: true`` matches only list pages that carry a
+    continue token (an expired token answers 410); ``body`` answers 200 with a broken body instead of an
+    error status (``invalid-json`` or ``truncated``). ``resource: discovery`` matches the discovery
+    documents (``/api/v1``, ``/apis``, ``/apis/GROUP/VERSION``)."""
 
     match: Denial
     code: int = 500
     message: str = "Internal error occurred: injected by the lab"
     delay_ms: float = 0.0
     succeed: bool = False
+    times: int | None = None
+    retry_after: int | None = None
+    continued: bool = False
+    body: str | None = None
 
     @property
     def reason(self) -> str:
@@ -176,7 +195,31 @@ class Fault:
         succeed = raw.get("succeed", False)
         if not isinstance(succeed, bool):
             raise ScenarioError(f"{where}.succeed must be true or false, got {succeed!r}")
-        return cls(Denial.from_mapping(raw, index), code, str(message), float(delay), succeed)
+        times = raw.get("times")
+        if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
+            raise ScenarioError(f"{where}.times must be a whole number >= 1, got {times!r}")
+        retry_after = raw.get("retryAfter")
+        if retry_after is not None and (
+            isinstance(retry_after, bool) or not isinstance(retry_after, int) or retry_after < 0
+        ):
+            raise ScenarioError(f"{where}.retryAfter must be whole seconds >= 0, got {retry_after!r}")
+        continued = raw.get("continued", False)
+        if not isinstance(continued, bool):
+            raise ScenarioError(f"{where}.continued must be true or false, got {continued!r}")
+        body = raw.get("body")
+        if body is not None and body not in FAULT_BODIES:
+            raise ScenarioError(f"{where}.body must be one of {', '.join(FAULT_BODIES)}, got {body!r}")
+        return cls(
+            Denial.from_mapping(raw, index),
+            code,
+            str(message),
+            float(delay),
+            succeed,
+            times,
+            retry_after,
+            continued,
+            body,
+        )
 
 
 @dataclass(frozen=True)
@@ -191,6 +234,9 @@ class LabSettings:
     denials: tuple[Denial, ...] = ()
     latency_ms: float = 0.0
     faults: tuple[Fault, ...] = ()
+    # The most items one list page holds whatever `limit` the client asks (kube-apiserver may also answer
+    # fewer than asked): small scenarios can then exercise paging. 0: no cap.
+    page_cap: int = 0
 
     @classmethod
     def from_mapping(cls, spec: Mapping[str, Any] | None) -> LabSettings:
@@ -246,6 +292,10 @@ class LabSettings:
         if isinstance(latency, bool) or not isinstance(latency, int | float) or latency < 0:
             raise ScenarioError(f"spec.latencyMs must be a number >= 0, got {latency!r}")
 
+        page_cap = spec.get("pageCap", 0) or 0
+        if isinstance(page_cap, bool) or not isinstance(page_cap, int) or page_cap < 0:
+            raise ScenarioError(f"spec.pageCap must be a whole number >= 0, got {page_cap!r}")
+
         return cls(
             namespace=namespace,
             absent_groups=frozenset(groups),
@@ -254,6 +304,7 @@ class LabSettings:
             denials=denials,
             latency_ms=float(latency),
             faults=faults,
+            page_cap=page_cap,
         )
 
 

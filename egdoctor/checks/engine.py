@@ -12,6 +12,8 @@ from egdoctor.model.topology import GatewayKey, Topology, build_topology
 from egdoctor.snapshot.kinds import KINDS, ROUTE_KINDS
 from egdoctor.snapshot.model import AccessProblem, Malformed, Snapshot
 
+_NAMED_UNRUN = 5  # the one-line reason names this many unrun checks; the report's footer lists them all
+
 
 @dataclass(frozen=True)
 class Diagnosis:
@@ -20,6 +22,20 @@ class Diagnosis:
     findings: tuple[Finding, ...]
     skipped: Mapping[str, str]  # check id -> why it did not run
     relevant_gateways: tuple[GatewayKey, ...]
+    # checks an API error (a 5xx, a timeout, a broken answer; not an RBAC denial, not a missing CRD) left
+    # unrun: the run is incomplete, and a CI gate must not read its silence as a pass
+    unrun_by_api_error: tuple[str, ...] = ()
+
+    @property
+    def incomplete(self) -> str | None:
+        """Why the diagnosis is only partial, or None when every check could run on what it needs."""
+        if not self.unrun_by_api_error:
+            return None
+        count = len(self.unrun_by_api_error)
+        named = ", ".join(self.unrun_by_api_error[:_NAMED_UNRUN])
+        if count > _NAMED_UNRUN:
+            named += f" and {count - _NAMED_UNRUN} more"
+        return f"API errors left {count} check{'s' if count > 1 else ''} unrun ({named}; see EGD005)"
 
     @property
     def could_not_run(self) -> str | None:
@@ -55,11 +71,14 @@ def run_checks(
     findings: list[Finding] = []
     skipped: dict[str, str] = {}
     disabled_by: dict[AccessProblem, list[str]] = {}
+    unrun: list[str] = []
     for spec in checks.values():
         blockers = [p for i in spec.inputs for p in _blocking(snapshot, i)]
         for p in (p for i in spec.inputs for p in snapshot.problems_for(i)):
             disabled_by.setdefault(p, [])
         if blockers:
+            if any(b.reason == "error" for b in blockers):
+                unrun.append(spec.id)
             for b in blockers:
                 disabled_by[b].append(spec.id)
             skipped[spec.id] = "; ".join(sorted({f"{b.reason}: {b.resource}" for b in blockers}))
@@ -85,7 +104,9 @@ def run_checks(
     relevant = _relevance(snapshot, topology)
     findings = [f for f in findings if _in_scope(f, snapshot, relevant)]
     findings.sort(key=lambda f: (-f.severity.rank, f.code, str(f.subject or ""), f.message))
-    return Diagnosis(snapshot, topology, tuple(_dedupe(findings)), skipped, tuple(sorted(relevant)))
+    return Diagnosis(
+        snapshot, topology, tuple(_dedupe(findings)), skipped, tuple(sorted(relevant)), tuple(sorted(unrun))
+    )
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:

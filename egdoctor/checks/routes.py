@@ -403,9 +403,7 @@ def resolved_refs(ctx: CheckContext) -> Iterator[Finding]:
         # Backends belong to the route, not to a parent: one finding per distinct verdict, naming its parents.
         verdicts: dict[tuple[str, str], list[ParentAttachment]] = {}
         conds: dict[tuple[str, str], Mapping[str, Any]] = {}
-        for att in ctx.topology.attachments:
-            if att.route is not route:
-                continue
+        for att in ctx.topology.attachments_of(route):
             cond = _false(att.status, "ResolvedRefs")
             if cond is not None:
                 key = (str(cond.get("reason", "")), _one_line(cond.get("message")))
@@ -463,14 +461,14 @@ def _service_port(svc: Obj, port: Any) -> bool:
 
 def _controller_resolved(ctx: CheckContext, route: Obj) -> bool:
     return any(
-        att.route is route and att.status is not None and "ResolvedRefs" in conditions(att.status)
-        for att in ctx.topology.attachments
+        att.status is not None and "ResolvedRefs" in conditions(att.status)
+        for att in ctx.topology.attachments_of(route)
     )
 
 
 def _route_gateway(ctx: CheckContext, route: Obj) -> GatewayRef | None:
-    for att in ctx.topology.attachments:
-        if att.route is route and att.gateway_key is not None:
+    for att in ctx.topology.attachments_of(route):
+        if att.gateway_key is not None:
             return _gateway_ref(att)
     return None
 
@@ -585,9 +583,7 @@ def backend_endpoints(ctx: CheckContext) -> Iterator[Finding]:
                 detail,
                 {"endpointSlices": [es.name for es in mine], "endpoints": len(endpoints)},
             )
-        for att in ctx.topology.attachments:
-            if att.route is not route:
-                continue
+        for att in ctx.topology.attachments_of(route):
             cond = _false(att.status, "BackendsAvailable")
             if cond is None:
                 continue

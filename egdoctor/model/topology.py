@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from egdoctor.model import hostnames
@@ -167,6 +168,18 @@ class Topology:
     ctp_targets: Mapping[tuple[str | None, str], tuple[tuple[GatewayKey, str | None], ...]] = field(
         default_factory=dict
     )
+
+    @cached_property
+    def _attachments_by_route(self) -> Mapping[int, tuple[ParentAttachment, ...]]:
+        # indexed once: checks ask per route, and scanning every attachment per route is quadratic
+        index: dict[int, list[ParentAttachment]] = {}
+        for att in self.attachments:
+            index.setdefault(id(att.route), []).append(att)
+        return {key: tuple(atts) for key, atts in index.items()}
+
+    def attachments_of(self, route: Obj) -> tuple[ParentAttachment, ...]:
+        """The parent attachments of this very route object, in topology order."""
+        return self._attachments_by_route.get(id(route), ())
 
     def listeners_for(self, att: ParentAttachment) -> tuple[ListenerView, ...]:
         """The listeners a parentRef can bind to: by sectionName/port, else every listener whose hostname

@@ -30,6 +30,9 @@ class Resolution:
     error: str | None = None
     definitive: bool = True  # False: resolver trouble (timeout, SERVFAIL), not an answer about the name
     elapsed_s: float = 0.0
+    # the server contradicted itself (addresses for one type, NXDOMAIN for the other): the addresses stand,
+    # and this says what it claimed
+    inconsistency: str | None = None
 
 
 def make_resolver(server: tuple[str, int] | None, timeout: float) -> dns.resolver.Resolver:
@@ -45,14 +48,18 @@ def make_resolver(server: tuple[str, int] | None, timeout: float) -> dns.resolve
 
 
 def resolve(name: str, resolver: dns.resolver.Resolver) -> Resolution:
+    """Both A and AAAA are asked even after an NXDOMAIN: a server that answers one type and denies the
+    name for the other contradicts itself, and the addresses it did give are where clients go."""
     start = time.monotonic()
     addresses: list[str] = []
     answered_empty = 0
+    nxdomain: list[str] = []
     for rdtype in ("A", "AAAA"):
         try:
             answer = resolver.resolve(name, rdtype, search=False)
         except dns.resolver.NXDOMAIN:
-            return Resolution(name, (), "NXDOMAIN (the name does not exist)", True, time.monotonic() - start)
+            nxdomain.append(rdtype)
+            continue
         except dns.resolver.NoAnswer:
             answered_empty += 1
             continue
@@ -72,6 +79,15 @@ def resolve(name: str, resolver: dns.resolver.Resolver) -> Resolution:
             return Resolution(name, tuple(addresses), f"DNS error: {exc}", False, time.monotonic() - start)
         addresses.extend(r.address for r in answer if hasattr(r, "address"))
     elapsed = time.monotonic() - start
+    if nxdomain and addresses:
+        answered = "A" if "A" not in nxdomain else "AAAA"
+        contradiction = (
+            f"the DNS server contradicts itself: it answered {answered} records but NXDOMAIN "
+            f"(no such name) to the {nxdomain[0]} query"
+        )
+        return Resolution(name, tuple(dict.fromkeys(addresses)), None, True, elapsed, contradiction)
+    if nxdomain:
+        return Resolution(name, (), "NXDOMAIN (the name does not exist)", True, elapsed)
     if not addresses and answered_empty == 2:
         return Resolution(name, (), "no A or AAAA record", True, elapsed)
     return Resolution(name, tuple(dict.fromkeys(addresses)), None, True, elapsed)
@@ -121,6 +137,9 @@ def check_names(
                 row(res.error, "inconclusive: the resolver did not answer", "info")
             continue
         got = ", ".join(res.addresses)
+        if res.inconsistency:
+            notes.append(f"DNS for {name}: {res.inconsistency}; the addresses it gave are used")
+            evidence["inconsistency"] = res.inconsistency
         at_lb = [a for a in res.addresses if a in lb]
         elsewhere = [a for a in res.addresses if a not in lb]
         if xff_mode:

@@ -58,6 +58,8 @@ def verdict(report: Report, width: int = 100) -> tuple[Mark, str]:
         more = f", {plural(warnings, 'warning')}" if warnings else ""
         lead = f"{plural(errors, 'error')}{more}: "
         return "bad", lead + _headline(first, width - 2 - len(lead))
+    if report.incomplete:
+        return "bad", f"incomplete: {report.incomplete}; nothing below is a pass"
     if warnings and first is not None:
         lead = f"{plural(warnings, 'warning')}: "
         return "warn", lead + _headline(first, width - 2 - len(lead))

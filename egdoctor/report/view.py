@@ -27,6 +27,7 @@ class Report:
     suppressed: tuple[Suppressed, ...] = ()
     # below --min-severity: not shown, but still counted toward the exit code (that is --fail-on's job)
     hidden: tuple[Finding, ...] = ()
+    allow_incomplete: bool = False  # --allow-incomplete: judge a partial read on what it found
 
     @cached_property
     def root_causes(self) -> Mapping[int, int]:
@@ -50,10 +51,17 @@ class Report:
     def exit_code(self) -> int:
         if self.diagnosis.could_not_run:
             return 3
+        if self.incomplete:
+            return 3
         if self.fail_on is None:
             return 0
         threshold = self.fail_on.rank
         return 1 if any(f.severity.rank >= threshold for f in (*self.findings, *self.hidden)) else 0
+
+    @property
+    def incomplete(self) -> str | None:
+        """Why this run must not pass: API errors left checks unrun and the user did not accept that."""
+        return None if self.allow_incomplete else self.diagnosis.incomplete
 
     def gateways(self) -> list[GatewayView]:
         topo = self.diagnosis.topology

@@ -8,13 +8,14 @@ which fetches only what the previous round revealed.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from egdoctor.pool import parallel_map
-from egdoctor.snapshot import bounded_json
+from egdoctor.snapshot import api_answer, bounded_json
 from egdoctor.snapshot.assemble import assemble
 from egdoctor.snapshot.kinds import KINDS, ROUTE_KINDS, KindSpec, Scope
 from egdoctor.snapshot.model import AccessProblem, Snapshot, Source
@@ -22,7 +23,10 @@ from egdoctor.snapshot.objects import as_list, as_map, dig
 from egdoctor.snapshot.secret_refs import certificate_refs, grant_permits
 
 ENVOY_GATEWAY_SYSTEM = "envoy-gateway-system"
-_PAGE = 500
+# Objects per list page. kubectl asks for 500; pages are sequential round trips, so at 25 ms per request
+# 5,000 halved the list phase of the benchmark (docs/performance.md). The read caps below still bound a
+# list, checked page by page.
+_PAGE = 5000
 _MAX_ROUNDS = 4
 # Above this many namespaces one cluster-wide list is cheaper than one list per namespace.
 _NAMESPACE_FANOUT_LIMIT = 12
@@ -31,6 +35,9 @@ _NAMESPACE_FANOUT_LIMIT = 12
 MAX_OBJECTS_PER_LIST = 20_000
 MAX_BYTES_PER_LIST = 128 * 1024 * 1024
 MAX_SECRET_GETS = 256  # listener certificateRefs followed per run
+# Requests in flight at once: enough for every discovery document and every cluster-wide list of one
+# round together (about 30 with -A), so a round costs one latency, not several waves of it.
+LIST_WORKERS = 32
 # Scopes whose objects sit where the read Gateways and routes point, so that a forbidden cluster-wide
 # list can be retried namespace by namespace. Routes and Gateways themselves could be anywhere.
 _FALLBACK = frozenset({Scope.ENVOY_SERVICE, Scope.GATEWAYS, Scope.BACKENDS})
@@ -107,6 +114,7 @@ def connect(kubeconfig: str | None, context: str | None, request_timeout: float)
         raise ClusterUnavailable("", label, f"invalid kubeconfig ({named}): {_one_line(exc)}") from None
     # A diagnosis tool should fail fast: urllib3's default retries multiply every timeout.
     cfg.retries = 0
+    cfg.connection_pool_maxsize = LIST_WORKERS  # one connection per concurrent request, none waiting
     api = client.ApiClient(configuration=cfg)
     return Connection(api=api, server=_redact_url(cfg.host), context=label, namespace=namespace)
 
@@ -132,12 +140,36 @@ def _one_line(exc: BaseException) -> str:
 
 
 class _Response:
-    def __init__(self, status: int, body: Any, size: int = 0):
-        self.status, self.body, self.size = status, body, size
+    def __init__(
+        self,
+        status: int,
+        body: Any,
+        size: int = 0,
+        headers: Mapping[str, str] | None = None,
+        not_json: bool = False,
+    ):
+        self.status, self.body, self.size, self.headers = status, body, size, headers
+        self.retries, self.waited = 0, 0.0
+        self.not_json = not_json  # a body was sent and it is not JSON
+
+    @property
+    def failed(self) -> bool:
+        return self.status >= 400 or self.not_json
+
+    def describe(self) -> str:
+        """One line: the status, the API's own Status message, and any retries spent on it."""
+        text = (
+            api_answer.not_json(self.status, self.size)
+            if self.not_json and self.status < 400
+            else api_answer.status_line(self.status, self.body)
+        )
+        if self.retries:
+            text += f" (still failing after {self.retries} retries over {self.waited:.1f}s)"
+        return text
 
 
 class ClusterReader:
-    def __init__(self, conn: Connection, request_timeout: float, workers: int = 8):
+    def __init__(self, conn: Connection, request_timeout: float, workers: int = LIST_WORKERS):
         self.conn = conn
         self.timeout = request_timeout
         self.workers = workers
@@ -149,6 +181,20 @@ class ClusterReader:
 
     # -- transport ------------------------------------------------------------------------------------
     def _get(self, path: str, query: Mapping[str, str] | None = None) -> _Response:
+        """GET, retrying 429/503 that carry Retry-After; the total wait is capped by the request timeout."""
+        retries, waited = 0, 0.0
+        while True:
+            resp = self._get_once(path, query)
+            throttled = resp.status in api_answer.RETRIED_STATUSES
+            asked = api_answer.retry_after(resp.headers) if throttled else None
+            wait = None if asked is None else api_answer.next_wait(asked, retries, self.timeout - waited)
+            if wait is None:
+                resp.retries, resp.waited = retries, waited
+                return resp
+            time.sleep(wait)
+            retries, waited = retries + 1, waited + wait
+
+    def _get_once(self, path: str, query: Mapping[str, str] | None) -> _Response:
         import urllib3
 
         api = self.conn.api
@@ -163,42 +209,39 @@ class ClusterReader:
             raise ClusterUnavailable(self.conn.server, self.conn.context, _describe_transport(exc)) from None
         except Exception as exc:  # ApiException(status=0) for TLS trouble, among others
             raise ClusterUnavailable(self.conn.server, self.conn.context, _describe_transport(exc)) from None
+        not_json = False
         try:
             body = bounded_json.loads(raw) if raw else None
         except (ValueError, RecursionError):
-            body = None
-        return _Response(resp.status, body, len(raw or b""))
+            body, not_json = None, True
+        headers = {str(k): str(v) for k, v in (resp.headers or {}).items()}
+        return _Response(resp.status, body, len(raw or b""), headers, not_json)
 
     # -- discovery ------------------------------------------------------------------------------------
     def discover(self, wanted: Iterable[str]) -> None:
+        """One concurrent round: the core API and every group version a wanted kind may be served at
+        (a 404 is a group version the cluster does not serve), instead of /apis first and then the rest."""
         specs = [KINDS[w] for w in wanted]
-        core = self._get("/api/v1")
+        gvs = sorted({f"{s.group}/{v}" for s in specs if s.group for v in s.versions})
+        paths = ["/api/v1", *(f"/apis/{gv}" for gv in gvs)]
+        core, *answers = parallel_map(self._get, paths, self.workers)
         if core.status == 401:
             raise ClusterUnavailable(
                 self.conn.server, self.conn.context, "unauthorized (401): the credentials were rejected"
             )
-        if core.status >= 400 or not isinstance(core.body, Mapping):
-            raise ClusterUnavailable(
-                self.conn.server, self.conn.context, f"discovery failed: HTTP {core.status}"
-            )
-        groups_resp = self._get("/apis")
-        groups = {
-            g.get("name"): [v.get("version") for v in as_list(g.get("versions")) if isinstance(v, Mapping)]
-            for g in as_list(dig(groups_resp.body, "groups"))
-            if isinstance(g, Mapping)
-        }
+        self._require_discovery("/api/v1", core)
         resources: dict[str, set[str]] = {
             "v1": {str(r.get("name")) for r in as_list(core.body.get("resources")) if isinstance(r, Mapping)}
         }
-        gvs = sorted(
-            {f"{s.group}/{v}" for s in specs if s.group for v in s.versions if v in groups.get(s.group, [])}
-        )
-        answers = parallel_map(lambda gv: self._get(f"/apis/{gv}"), gvs, self.workers)
+        # a group version whose discovery failed (not merely 404) leaves its kinds unknown, not absent
+        unknown: dict[str, str] = {}
         for gv, resp in zip(gvs, answers, strict=True):
-            if resp.status < 400 and isinstance(resp.body, Mapping):
+            if not resp.failed and isinstance(resp.body, Mapping):
                 resources[gv] = {
                     str(r.get("name")) for r in as_list(resp.body.get("resources")) if isinstance(r, Mapping)
                 }
+            elif resp.status != 404:
+                unknown[gv] = resp.describe()
         for spec in specs:
             for version in spec.versions:
                 gv = f"{spec.group}/{version}" if spec.group else version
@@ -206,11 +249,31 @@ class ClusterReader:
                     self.served[spec.name] = version
                     break
             else:
+                failed = [gv for gv in unknown if gv.split("/")[0] == spec.group]
+                if failed:
+                    self.problems.append(
+                        AccessProblem(
+                            spec.name,
+                            "error",
+                            "discover",
+                            spec.plural,
+                            None,
+                            f"discovery of {failed[0]} failed: {unknown[failed[0]]}",
+                        )
+                    )
+                    continue
                 self.problems.append(
                     AccessProblem(
                         spec.name, "absent", "list", spec.plural, None, f"{spec.group_kind} is not served"
                     )
                 )
+
+    def _require_discovery(self, path: str, resp: _Response) -> None:
+        """Without the core and group discovery documents nothing can be read: EGD001, saying why."""
+        if not resp.failed and isinstance(resp.body, Mapping):
+            return
+        why = resp.describe() if resp.failed else f"HTTP {resp.status} with no discovery document"
+        raise ClusterUnavailable(self.conn.server, self.conn.context, f"discovery failed: GET {path}: {why}")
 
     # -- lists ----------------------------------------------------------------------------------------
     def _path(self, spec: KindSpec, namespace: str | None) -> str:
@@ -227,6 +290,7 @@ class ClusterReader:
         items: list[Mapping[str, Any]] = []
         path = self._path(spec, namespace)
         read_bytes = 0
+        relisted = False
         for _ in range(10_000):  # pages; bounded so a misbehaving server cannot loop us forever
             try:
                 resp = self._get(path, query)
@@ -234,7 +298,23 @@ class ClusterReader:
                 # discovery already worked: one list timing out or failing loses that list, not the run
                 where = namespace if spec.namespaced else None
                 return AccessProblem(spec.name, "error", "list", spec.plural, where, exc.reason)
-            if resp.status >= 400:
+            if resp.status == 410 and "continue" in query and not relisted:
+                # the continue token expired (etcd compacted): a consistent list means starting over, once
+                relisted = True
+                items, read_bytes = [], 0
+                del query["continue"]
+                continue
+            if resp.status == 410 and relisted:
+                where = namespace if spec.namespaced else None
+                return AccessProblem(
+                    spec.name,
+                    "error",
+                    "list",
+                    spec.plural,
+                    where,
+                    f"the continue token expired again after listing from the start: {resp.describe()}",
+                )
+            if resp.failed:
                 return self._problem(spec, namespace, resp)
             if not isinstance(resp.body, Mapping) or not isinstance(resp.body.get("items", []), list):
                 where = namespace if spec.namespaced else None
@@ -275,12 +355,17 @@ class ClusterReader:
         return items
 
     def _problem(self, spec: KindSpec, namespace: str | None, resp: _Response) -> AccessProblem:
-        message = str(dig(resp.body, "message", default="") or f"HTTP {resp.status}")
         if resp.status == 401:
             raise ClusterUnavailable(
                 self.conn.server, self.conn.context, "unauthorized (401): the credentials were rejected"
             )
         reason = {403: "forbidden", 404: "absent"}.get(resp.status, "error")
+        # an RBAC denial or an absent kind keeps the API's own words; any other failure says what it was
+        message = (
+            str(dig(resp.body, "message", default="") or f"HTTP {resp.status}")
+            if reason != "error"
+            else resp.describe()
+        )
         return AccessProblem(
             spec.name, reason, "list", spec.plural, namespace if spec.namespaced else None, message
         )
@@ -371,7 +456,7 @@ class ClusterReader:
             return AccessProblem(spec.name, "error", "get", spec.plural, namespace, exc.reason)
         if resp.status == 404:
             return None
-        if resp.status >= 400:
+        if resp.failed:
             problem = self._problem(spec, namespace, resp)
             return AccessProblem(
                 problem.input, problem.reason, "get", spec.plural, namespace, problem.message
@@ -481,6 +566,9 @@ def _fan(name: str, namespaces: set[str] | set[str | None] | set[None]) -> set[t
 
 def _describe_transport(exc: BaseException) -> str:
     text = _one_line(exc)
+    truncated = api_answer.cut_off(text)
+    if truncated:
+        return truncated
     lowered = text.lower()
     if "certificate verify failed" in lowered or ("ssl" in lowered and "verify" in lowered):
         return "TLS verification failed (the server certificate is not trusted by the kubeconfig's CA)"

@@ -17,9 +17,21 @@ class NestingTooDeep(ValueError):
     """An object nested deeper than MAX_NESTING: reported as malformed instead of crashing a walk."""
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def freeze(value: Any, depth: int = 0) -> Any:
     if depth > MAX_NESTING:
         raise NestingTooDeep(f"nested more than {MAX_NESTING} levels deep")
+    # Exact-type fast paths for what a JSON parser makes: the ABC checks below cost most of a snapshot's
+    # assembly on thousands of objects.
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        return MappingProxyType({k: freeze(v, depth + 1) for k, v in value.items()})
+    if kind is list:
+        return tuple([freeze(v, depth + 1) for v in value])
     if isinstance(value, Mapping):
         return MappingProxyType({k: freeze(v, depth + 1) for k, v in value.items()})
     if isinstance(value, list | tuple):

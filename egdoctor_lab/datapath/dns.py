@@ -32,7 +32,15 @@ def _norm(name: str) -> str:
 class DnsTable:
     """Resolved records: name -> list of IP strings, or a single CNAME target."""
 
-    def __init__(self, records: Mapping[str, Sequence[str]], zones: Sequence[str]) -> None:
+    def __init__(
+        self,
+        records: Mapping[str, Sequence[str]],
+        zones: Sequence[str],
+        contradictions: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        # name -> query types answered NXDOMAIN although the name exists: a server (or a split-horizon
+        # setup) that contradicts itself
+        self.contradictions = {_norm(n): {t.upper() for t in ts} for n, ts in (contradictions or {}).items()}
         self.addresses: dict[str, list[str]] = {}
         self.cnames: dict[str, str] = {}
         for raw_name, values in records.items():
@@ -154,7 +162,8 @@ class DnsServer:
         soa = dns.rrset.from_text(
             zone + ".", _TTL, "IN", "SOA", f"ns.{zone}. hostmaster.{zone}. 1 60 30 600 {_TTL}"
         )
-        if not self.table.exists(qname):
+        denied = dns.rdatatype.to_text(question.rdtype) in self.table.contradictions.get(qname, set())
+        if denied or not self.table.exists(qname):
             response.set_rcode(dns.rcode.NXDOMAIN)
             response.authority.append(soa)
             return response.to_wire()

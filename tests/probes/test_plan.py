@@ -168,6 +168,30 @@ def test_resolve_against_a_real_authoritative_server() -> None:
         server.stop()
 
 
+def test_an_nxdomain_to_aaaa_keeps_the_a_records_and_names_the_contradiction() -> None:
+    server = DnsServer(
+        DnsTable({"app.example.test": ["127.0.0.10"]}, ["example.test"], {"app.example.test": ["AAAA"]})
+    )
+    server.start()
+    try:
+        res = resolve("app.example.test", make_resolver(server.address, 2.0))
+    finally:
+        server.stop()
+    assert res.addresses == ("127.0.0.10",) and res.error is None
+    assert res.inconsistency and "answered A records but NXDOMAIN" in res.inconsistency
+    assert "AAAA" in res.inconsistency
+
+
+def test_a_contradicting_server_is_judged_on_the_addresses_it_gave() -> None:
+    contradiction = "the DNS server contradicts itself: it answered A records but NXDOMAIN to the AAAA query"
+    gt = build_targets(_diagnosis(HEALTHY), ProbeOptions())[0]
+    res = Resolution("ok.example.com", ("203.0.113.20",), inconsistency=contradiction)
+    out = check_names(gt, _names(gt, [("ok.example.com", res)]), "")
+    assert [f.code for f in out.findings] == []  # it resolves to the load balancer: no EGD501
+    assert [r.verdict for r in out.rows] == ["ok"]
+    assert any(contradiction in note for note in out.notes)
+
+
 def test_certificate_judgement() -> None:
     leaf, other = b"leaf-der", b"other-der"
     secret = [SecretCert("gateway/team-a-tls", leaf)]
