@@ -296,8 +296,7 @@ class ClusterReader:
                 resp = self._get(path, query)
             except ClusterUnavailable as exc:
                 # discovery already worked: one list timing out or failing loses that list, not the run
-                where = namespace if spec.namespaced else None
-                return AccessProblem(spec.name, "error", "list", spec.plural, where, exc.reason)
+                return _list_error(spec, namespace, exc.reason)
             if resp.status == 410 and "continue" in query and not relisted:
                 # the continue token expired (etcd compacted): a consistent list means starting over, once
                 relisted = True
@@ -305,22 +304,15 @@ class ClusterReader:
                 del query["continue"]
                 continue
             if resp.status == 410 and relisted:
-                where = namespace if spec.namespaced else None
-                return AccessProblem(
-                    spec.name,
-                    "error",
-                    "list",
-                    spec.plural,
-                    where,
+                return _list_error(
+                    spec,
+                    namespace,
                     f"the continue token expired again after listing from the start: {resp.describe()}",
                 )
             if resp.failed:
                 return self._problem(spec, namespace, resp)
             if not isinstance(resp.body, Mapping) or not isinstance(resp.body.get("items", []), list):
-                where = namespace if spec.namespaced else None
-                return AccessProblem(
-                    spec.name, "error", "list", spec.plural, where, "the server answered with no object list"
-                )
+                return _list_error(spec, namespace, "the server answered with no object list")
             body = as_map(resp.body)
             kind = spec.kind
             api_version = f"{spec.group}/{self.served[spec.name]}" if spec.group else self.served[spec.name]
@@ -333,13 +325,9 @@ class ClusterReader:
             read_bytes += resp.size
             token = dig(body, "metadata", "continue")
             if len(items) > MAX_OBJECTS_PER_LIST or (token and read_bytes > MAX_BYTES_PER_LIST):
-                where = namespace if spec.namespaced else None
-                return AccessProblem(
-                    spec.name,
-                    "error",
-                    "list",
-                    spec.plural,
-                    where,
+                return _list_error(
+                    spec,
+                    namespace,
                     f"stopped at egdoctor's read cap of {MAX_OBJECTS_PER_LIST} objects and "
                     f"{MAX_BYTES_PER_LIST // (1024 * 1024)} MiB per list (read {len(items)} objects, "
                     f"{read_bytes // (1024 * 1024)} MiB): diagnose fewer namespaces at a time",
@@ -347,10 +335,7 @@ class ClusterReader:
             if not token:
                 break
             if token == query.get("continue"):
-                where = namespace if spec.namespaced else None
-                return AccessProblem(
-                    spec.name, "error", "list", spec.plural, where, "the server repeated a continue token"
-                )
+                return _list_error(spec, namespace, "the server repeated a continue token")
             query["continue"] = str(token)
         return items
 
@@ -583,3 +568,10 @@ def _describe_transport(exc: BaseException) -> str:
     ):
         return "the server name does not resolve"
     return text
+
+
+def _list_error(spec: KindSpec, namespace: str | None, message: str) -> AccessProblem:
+    """A list that failed for another reason than RBAC or an absent kind (EGD005)."""
+    return AccessProblem(
+        spec.name, "error", "list", spec.plural, namespace if spec.namespaced else None, message
+    )
