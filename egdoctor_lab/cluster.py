@@ -379,7 +379,10 @@ class LabCluster:
             rt = store.resource_type(_RESOURCES[kind])
         except KeyError:
             return False  # the scenario does not serve the kind
-        key = store.key_for(rt, namespace, name)
+        return self._update_key(store.key_for(rt, namespace, name), change)
+
+    def _update_key(self, key: Any, change: Callable[[dict[str, Any]], None]) -> bool:
+        store = self.api.store
         with store.lock:
             current = store.lookup(key)
             if current is None:
@@ -661,14 +664,11 @@ class LabCluster:
                 continue
             meta = obj.get("metadata") or {}
             key = store.key_for(rt, meta.get("namespace"), str(meta.get("name") or ""))
-            with store.lock:
-                current = store.lookup(key)
-                if current is None:
-                    continue
-                new = copy.deepcopy(current)
-                new["status"] = obj["status"]
-                new.setdefault("metadata", {})["resourceVersion"] = store.next_resource_version()
-                store.put(key, new)
+
+            def set_status(new: dict[str, Any], status: Any = obj["status"]) -> None:
+                new["status"] = status
+
+            self._update_key(key, set_status)
 
     def _envoy_refuses(self, plan: DataPathPlan) -> str | None:
         """Why Envoy would reject the plan's configuration (``envoy --mode validate``), or None."""

@@ -116,24 +116,21 @@ def scenario_drift(
     """Every difference in one scenario, explained ones marked."""
     objects = list(objects)
     explained = list(explained)
+
+    def reason(obj: str, where: str, condition: str, field: str) -> str:
+        """Why the scenario keeps this difference on purpose, or "" when nothing says so."""
+        covering = (e.why for e in explained if e.covers(release, obj, where, condition, field))
+        return keep.get(obj, "") or next(covering, "")
+
     served = apply_statuses(objects, translation, keep={})
     out: list[Difference] = []
     for ours, eg in zip(objects, served, strict=True):
         for diff in compare(ours, eg):
-            why = keep.get(diff.object, "") or next(
-                (
-                    e.why
-                    for e in explained
-                    if e.covers(release, diff.object, diff.where, diff.condition, diff.field)
-                ),
-                "",
-            )
+            why = reason(diff.object, diff.where, diff.condition, diff.field)
             out.append(Difference(**{**diff.__dict__, "explained": why}) if why else diff)
     for rejected in translation.rejected:
         obj = str(rejected.get("object"))
-        why = keep.get(obj, "") or next(
-            (e.why for e in explained if e.covers(release, obj, "object", "-", "schema")), ""
-        )
+        why = reason(obj, "object", "-", "schema")
         out.append(
             Difference(obj, "object", "-", "schema", "served", f"rejected: {rejected.get('error')}", why)
         )
