@@ -137,12 +137,22 @@ class Obj:
 
 
 def conditions(status_holder: Any) -> dict[str, Mapping[str, Any]]:
-    """Conditions of a status (or status-like mapping) by type."""
+    """Conditions of a status (or status-like mapping) by type; a status, reason or message that is not a
+    string (a status written by something other than a controller) is read as its text."""
     out: dict[str, Mapping[str, Any]] = {}
     for cond in as_list(dig(status_holder, "conditions")):
         if isinstance(cond, Mapping) and isinstance(cond.get("type"), str):
-            out[cond["type"]] = cond
+            out[cond["type"]] = _textual(cond)
     return out
+
+
+_CONDITION_TEXT = ("status", "reason", "message")
+
+
+def _textual(cond: Mapping[str, Any]) -> Mapping[str, Any]:
+    if all(isinstance(cond.get(k), (str, type(None))) for k in _CONDITION_TEXT):
+        return cond
+    return {**cond, **{k: str(cond[k]) for k in _CONDITION_TEXT if cond.get(k) is not None}}
 
 
 def condition_true(conds: Mapping[str, Mapping[str, Any]], ctype: str) -> bool | None:
