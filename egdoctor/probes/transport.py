@@ -34,6 +34,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from egdoctor.probes.http_reader import ResponseReader
+
 Outcome = Literal["http", "empty", "reset", "timeout", "refused", "tls_error", "unreachable", "bad_response"]
 """What the client observed.
 
@@ -61,8 +63,6 @@ Outcome = Literal["http", "empty", "reset", "timeout", "refused", "tls_error", "
 
 Phase = Literal["connect", "tls", "send", "receive", "done"]
 
-_MAX_HEAD = 64 * 1024
-_STATUS_RE = re.compile(rb"^HTTP/(\d)\.(\d) (\d{3})(?: ([^\r\n]*))?$")
 _TOKEN_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
@@ -194,158 +194,6 @@ def build_request(
 def _format_host(host: str, port: int, tls: bool) -> str:
     name = f"[{host}]" if ":" in host else host
     return name if port == (443 if tls else 80) else f"{name}:{port}"
-
-
-class _Response:
-    """Incremental HTTP/1.x response parser that knows when the message is complete."""
-
-    def __init__(self, method: str, max_body: int) -> None:
-        self.method = method.upper()
-        self.max_body = max_body
-        self.buf = bytearray()
-        self.head_parsed = False
-        self.not_http = False
-        self.status: int | None = None
-        self.reason: str | None = None
-        self.version: str | None = None
-        self.headers: list[tuple[str, str]] = []
-        self.raw_head = b""
-        self.body = bytearray()
-        self.complete = False
-        self.framing: Literal["none", "length", "chunked", "close"] = "close"
-        self.length = 0
-        self.malformed = False
-        self.dropped = False
-        self._consumed = 0
-        self._chunk_state: Literal["size", "data", "crlf", "trailer"] = "size"
-        self._chunk_left = 0
-
-    def feed(self, data: bytes) -> None:
-        self.buf += data
-        if not self.head_parsed:
-            self._parse_head()
-        if self.head_parsed and not self.complete:
-            self._parse_body()
-
-    def _parse_head(self) -> None:
-        while not self.head_parsed:
-            if len(self.buf) >= 5 and not self.buf.startswith(b"HTTP/"):
-                self.not_http = True
-                return
-            end = self.buf.find(b"\r\n\r\n")
-            if end < 0:
-                if len(self.buf) > _MAX_HEAD:
-                    self.not_http = True
-                return
-            head = bytes(self.buf[: end + 4])
-            del self.buf[: end + 4]
-            lines = head[:-4].split(b"\r\n")
-            match = _STATUS_RE.match(lines[0])
-            if not match:
-                self.not_http = True
-                self.raw_head = head
-                return
-            status = int(match.group(3))
-            headers = []
-            for line in lines[1:]:
-                name, sep, value = line.partition(b":")
-                if not sep:
-                    continue
-                headers.append((name.strip().decode("latin-1"), value.strip().decode("latin-1")))
-            if 100 <= status < 200 and status != 101:
-                continue  # interim response (100 Continue, 103 Early Hints): the real one follows
-            self.raw_head = head
-            self.status = status
-            self.version = f"{match.group(1).decode()}.{match.group(2).decode()}"
-            self.reason = (match.group(4) or b"").decode("latin-1")
-            self.headers = headers
-            self.head_parsed = True
-            self._choose_framing()
-
-    def _header(self, name: str) -> str | None:
-        for key, value in self.headers:
-            if key.lower() == name:
-                return value
-        return None
-
-    def _choose_framing(self) -> None:
-        assert self.status is not None
-        if self.method == "HEAD" or self.status in (204, 304) or 100 <= self.status < 200:
-            self.framing = "none"
-            self.complete = True
-            return
-        te = self._header("transfer-encoding")
-        if te is not None and "chunked" in te.lower():
-            self.framing = "chunked"
-            return
-        cl = self._header("content-length")
-        if cl is not None and cl.strip().isdigit():
-            self.framing = "length"
-            self.length = int(cl.strip())
-            if self.length == 0:
-                self.complete = True
-            return
-        self.framing = "close"
-
-    def _take(self, data: bytes | bytearray) -> None:
-        room = self.max_body - len(self.body)
-        if len(data) > room:
-            self.dropped = True
-        if room > 0:
-            self.body += data[:room]
-
-    def _parse_body(self) -> None:
-        if self.framing == "length":
-            take = min(self.length - self._consumed, len(self.buf))
-            self._take(self.buf[:take])
-            del self.buf[:take]
-            self._consumed += take
-            if self._consumed >= self.length:
-                self.complete = True
-        elif self.framing == "close":
-            self._take(self.buf)
-            self.buf.clear()
-        elif self.framing == "chunked":
-            self._parse_chunks()
-
-    def _parse_chunks(self) -> None:
-        # Each pass consumes at least one line or one data slice, so the cap is never the limit.
-        for _ in range(100_000):
-            if self.complete:
-                return
-            if self._chunk_state == "data":
-                take = min(self._chunk_left, len(self.buf))
-                self._take(self.buf[:take])
-                del self.buf[:take]
-                self._chunk_left -= take
-                if self._chunk_left:
-                    return
-                self._chunk_state = "crlf"
-            elif self._chunk_state == "crlf":
-                if len(self.buf) < 2:
-                    return
-                del self.buf[:2]
-                self._chunk_state = "size"
-            else:
-                line_end = self.buf.find(b"\r\n")
-                if line_end < 0:
-                    return
-                line = bytes(self.buf[:line_end])
-                del self.buf[: line_end + 2]
-                if self._chunk_state == "trailer":
-                    if not line:
-                        self.complete = True
-                    continue
-                try:
-                    size = int(line.split(b";", 1)[0].strip(), 16)
-                except ValueError:
-                    self.malformed = True
-                    return
-                if size == 0:
-                    self._chunk_state = "trailer"
-                else:
-                    self._chunk_left = size
-                    self._chunk_state = "data"
 
 
 def exchange(
@@ -555,7 +403,7 @@ class _Exchange:
             return None
 
     def _receive(self, conn: socket.socket, method: str, max_body: int, wait: float) -> ExchangeResult:
-        resp = _Response(method, max_body)
+        resp = ResponseReader(method, max_body)
         received = 0
         ttfb: float | None = None
         headers_s: float | None = None
@@ -581,6 +429,7 @@ class _Exchange:
                 break
             if not chunk:
                 stop, closed_by, eof_s = "eof", "fin", self.deadline.elapsed()
+                resp.feed_eof()
                 break
             if ttfb is None:
                 ttfb = self.deadline.elapsed()
@@ -630,9 +479,7 @@ class _Exchange:
             "closed_by": closed_by,
         }
         if resp.head_parsed:
-            body_complete = (
-                resp.complete or (resp.framing == "close" and stop == "eof")
-            ) and not resp.dropped
+            body_complete = resp.complete and not resp.dropped
             if resp.dropped:
                 error = f"body cut at max_body={max_body} bytes"
             elif not body_complete and error is None:
@@ -640,7 +487,7 @@ class _Exchange:
                     "timeout": "deadline passed while reading the body",
                     "limit": f"body cut at max_body={max_body} bytes",
                     "eof": "peer closed before the announced body was complete",
-                    "malformed": "malformed chunked encoding",
+                    "malformed": resp.error,
                 }.get(stop)
             return self.finish(
                 "http",
@@ -655,7 +502,7 @@ class _Exchange:
                 error=error,
                 **common,
             )
-        raw = resp.raw_head or bytes(resp.buf[:512])
+        raw = resp.raw_head or bytes(resp.seen[:512])
         if resp.not_http:
             return self.finish(
                 "bad_response",

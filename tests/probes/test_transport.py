@@ -496,3 +496,43 @@ def test_build_request_defaults_and_overrides() -> None:
     assert "User-Agent: mine\r\n" in text and "User-Agent: ua" not in text
     assert "Connection: keep-alive\r\n" in text and "Connection: close" not in text
     assert text.endswith("Content-Length: 2\r\n\r\nxy")
+
+
+@pytest.mark.parametrize(
+    ("reply", "outcome", "error"),
+    [
+        # the announced body never completes: an answer, marked incomplete
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+            "http",
+            "peer closed before the announced body",
+        ),
+        # a head the peer closes in the middle of: not an answer
+        (b"HTTP/1.1 200 OK\r\nX-A: b", "bad_response", "connection closed after 23 bytes of response head"),
+        # a chunk size that is not hexadecimal
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n",
+            "http",
+            "malformed response body",
+        ),
+        # a status line that is not HTTP/1.x's
+        (b"HTTP/9 banana\r\n\r\n", "bad_response", "the reply is not an HTTP/1.x response"),
+    ],
+)
+def test_replies_cut_short_or_malformed(
+    serve: Callable[..., _Server], reply: bytes, outcome: str, error: str
+) -> None:
+    """Framing by h11 (the parser httpx uses): what a reply that ends early or breaks its framing becomes."""
+
+    def handler(conn: socket.socket, addr: tuple[str, int], stop: threading.Event) -> None:
+        _read_head(conn)
+        conn.sendall(reply)
+        stop.wait(0.2)
+
+    server = serve(handler)
+    result = exchange("127.0.0.1", server.port, timeout=3)
+    assert result.outcome == outcome
+    assert result.error is not None and result.error.startswith(error), result.error
+    assert result.elapsed_s < 2
+    if outcome == "http":
+        assert result.status == 200 and not result.body_complete
