@@ -182,3 +182,7 @@ def test_long_errors_are_shortened_to_one_line_of_90() -> None:
     longer = "y" * 91
     assert describe(_result("unreachable", error=longer), 1) == f"unreachable ({'y' * 87}...)"
     assert describe(_result("unreachable", error="a\n  b\tc"), 1) == "unreachable (a b c)"
+
+
+def test_an_invalid_range_is_skipped_not_the_end_of_the_list() -> None:
+    assert in_ranges("198.51.100.7", ("bogus", "198.51.100.0/24")) is True

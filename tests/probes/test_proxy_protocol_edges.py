@@ -188,3 +188,20 @@ def test_v2_truncation_is_incomplete_not_malformed() -> None:
     data = encode_v2("1.2.3.4", "5.6.7.8", 1, 2)
     with pytest.raises(IncompleteHeader, match="announces 28 bytes, have 27"):
         decode(data[:-1])
+
+
+def test_v2_tlvs_are_read_one_after_another_and_truncation_is_named() -> None:
+    data = encode_v2("1.2.3.4", "5.6.7.8", 1, 2, tlvs=[(1, b"h2"), (2, b"example.com"), (4, b"")])
+    header = decode(data)
+    assert header is not None
+    assert [(t.type, t.value) for t in header.tlvs] == [(1, b"h2"), (2, b"example.com"), (4, b"")]
+    assert header.tlv(2) == b"example.com" and header.tlv(5) is None
+    base = encode_v2("1.2.3.4", "5.6.7.8", 1, 2)
+    for tail, message in (
+        (b"\x01\x00", "truncated TLV header at offset 0"),
+        (b"\x04\x00\x00\x01\x00", "truncated TLV header at offset 3"),
+        (b"\x02\x00\x05abc", "TLV type 0x02 announces 5 bytes but only 3 remain"),
+    ):
+        grown = base[:14] + struct.pack("!H", 12 + len(tail)) + base[16:] + tail
+        with pytest.raises(ValueError, match=message):
+            decode(grown)
