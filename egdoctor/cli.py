@@ -205,6 +205,15 @@ def check(
             rich_help_panel=CLUSTER,
         ),
     ] = None,
+    from_bundle: Annotated[
+        str | None,
+        typer.Option(
+            "--from-bundle",
+            help="Diagnose a support bundle written by `egdoctor collect`, offline (its probe results "
+            "are shown as recorded evidence).",
+            rich_help_panel=CLUSTER,
+        ),
+    ] = None,
     gateway_class: Annotated[
         str,
         typer.Option("--gateway-class", help="The Envoy Gateway GatewayClass.", rich_help_panel=DIAGNOSIS),
@@ -343,6 +352,7 @@ def check(
         ),
     ] = False,
     probes_only: Annotated[bool, typer.Option("--probes-only", hidden=True)] = False,
+    collect_to: Annotated[str | None, typer.Option("--collect-to", hidden=True)] = None,
     color: Annotated[
         bool | None,
         typer.Option(
@@ -375,6 +385,8 @@ def check(
         raise _usage_error("-n/--namespace and -A/--all-namespaces cannot be used together")
     if namespace is not None and selector is not None:
         raise _usage_error("-n/--namespace and -l/--selector cannot be used together")
+    if from_bundle is not None and from_file:
+        raise _usage_error("--from-bundle and --from-file cannot be used together")
     all_namespaces = all_namespaces or selector is not None
     if "=" not in namespace_label or not namespace_label.split("=", 1)[0]:
         raise _usage_error(f"--namespace-label {namespace_label!r}: use key=value")
@@ -432,7 +444,10 @@ def check(
         min_severity=Severity(min_severity.value),
         suppress=suppress_rules,
         allow_incomplete=allow_incomplete,
+        from_bundle=from_bundle,
     )
+    if collect_to is not None:
+        _collect(request, collect_to, output)
     try:
         report = diagnose(request)
     except RequestRefused as exc:
@@ -474,6 +489,85 @@ probe.__signature__ = _check_signature.replace(  # type: ignore[attr-defined]
 probe.__doc__ = """Only the live probes: the client IP Envoy observes, PROXY/XFF behaviour, DNS and served
 certificates. Objects are still read for addresses, hostnames and mode; static findings other than access
 problems are not reported."""
+
+
+COLLECT_EXAMPLES = """[bold]Examples[/]
+
+  egdoctor collect -n myapp -o myapp.tar.gz        [dim]# what egdoctor reads and observes for myapp[/]
+
+  egdoctor collect -A --no-probe -o cluster.tar.gz [dim]# every namespace, objects only[/]
+
+  egdoctor check --from-bundle myapp.tar.gz        [dim]# the same diagnosis, offline, anywhere[/]
+
+The bundle holds every object egdoctor read, what could not be read, the probe observations and a
+manifest. Secrets keep only their certificate (tls.crt) and key names; IP addresses are kept.
+Exit codes: 0 bundle written, 2 usage error, 3 the cluster could not be read, 130 interrupted."""
+
+_NOT_FOR_COLLECT = (
+    "output",
+    "fail_on",
+    "min_severity",
+    "suppress",
+    "show_all",
+    "probes_only",
+    "color",
+    "from_file",
+    "from_bundle",
+    "collect_to",
+    "allow_incomplete",
+)
+
+
+@app.command("collect", epilog=COLLECT_EXAMPLES)
+def collect(bundle: str, **kwargs: object) -> None:
+    check(**{**kwargs, "collect_to": bundle})  # type: ignore[arg-type]
+
+
+_bundle_option = inspect.Parameter(
+    "bundle",
+    inspect.Parameter.KEYWORD_ONLY,
+    annotation=Annotated[
+        str,
+        typer.Option(
+            "-o",
+            "--output",
+            help="The bundle file to write (e.g. ticket-1234.tar.gz).",
+            rich_help_panel=OUTPUT,
+        ),
+    ],
+)
+collect.__signature__ = _check_signature.replace(  # type: ignore[attr-defined]
+    parameters=[
+        _bundle_option,
+        *(
+            p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+            for p in _check_signature.parameters.values()
+            if p.name not in _NOT_FOR_COLLECT
+        ),
+    ]
+)
+collect.__doc__ = """Write a support bundle: every object egdoctor reads for the namespace(s), what it could
+not read, the probe observations and a manifest. `egdoctor check --from-bundle FILE` diagnoses it offline."""
+
+
+def _collect(request: object, path: str, output: Output) -> None:
+    from egdoctor.pipeline import DiagnosisRequest, RequestRefused, Unavailable, collect
+
+    assert isinstance(request, DiagnosisRequest)
+    try:
+        report = collect(request, path)
+    except RequestRefused as exc:
+        raise _usage_error(str(exc)) from None
+    except Unavailable as exc:
+        _unavailable(exc.cause, output, exc.scope, request.all_namespaces, None)
+        raise typer.Exit(EXIT_UNAVAILABLE) from None
+    snap = report.diagnosis.snapshot
+    objects = sum(len(objs) for objs in snap.objects.values())
+    probes = report.probes
+    probed = "no probes" if probes is None or probes.skipped else f"{len(probes.rows)} probe results"
+    problems = f", {len(snap.problems)} lists not read" if snap.problems else ""
+    _say(f"wrote {path}: {objects} objects, {probed}{problems}; {len(report.findings)} findings")
+    raise typer.Exit(EXIT_OK)
 
 
 def _render(report: object, output: Output, color: bool | None, show_all: bool) -> None:

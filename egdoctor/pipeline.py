@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from egdoctor.bundle.read import Bundle
     from egdoctor.checks.engine import Diagnosis
     from egdoctor.checks.registry import Options
     from egdoctor.findings.model import Severity
@@ -35,6 +36,7 @@ class DiagnosisRequest:
     min_severity: Severity | None = None  # findings below it are not shown (the exit code still counts them)
     suppress: tuple[SuppressRule, ...] = ()
     allow_incomplete: bool = False  # API errors left checks unrun: judge what was read (exit 0/1, not 3)
+    from_bundle: str | None = None  # a support bundle: its objects, and its probe results as recorded
 
 
 class RequestRefused(Exception):
@@ -50,18 +52,52 @@ class Unavailable(Exception):
 
 
 def diagnose(request: DiagnosisRequest) -> Report:
+    return _run(request)[0]
+
+
+def collect(request: DiagnosisRequest, path: str) -> Report:
+    """Run the diagnosis as `check` would and write what it read and observed to a support bundle."""
+    from egdoctor.bundle.write import bundle_members, write_bundle
+    from egdoctor.snapshot.cluster import ClusterReader
+
+    report, conn = _run(request)
+    version = ClusterReader(conn, request.request_timeout).server_version() if conn is not None else None
+    members = bundle_members(
+        report.diagnosis.snapshot, report.probes, request.options, version, request.options.now
+    )
+    try:
+        write_bundle(path, members)
+    except OSError as exc:
+        raise RequestRefused(f"-o {path}: {exc.strerror or exc}") from None
+    return report
+
+
+@dataclass(frozen=True)
+class _Input:
+    snapshot: Snapshot
+    conn: Connection | None = None
+    recorded: Bundle | None = None  # --from-bundle
+
+
+def _run(request: DiagnosisRequest) -> tuple[Report, Connection | None]:
+    from dataclasses import replace
+
     from egdoctor.checks.engine import required_inputs, run_checks
     from egdoctor.checks.registry import all_checks
     from egdoctor.report.view import Report
 
     checks = all_checks()
-    snapshot, conn = _read(request, required_inputs(checks.values()))
+    read = _read(request, required_inputs(checks.values()))
+    snapshot, options = read.snapshot, request.options
+    if read.recorded is not None:
+        # certificates expire: judge them at the time the bundle was recorded, as the live run did
+        options = replace(options, now=read.recorded.created)
     if request.selector is not None:
         snapshot = _select_namespaces(snapshot, request.selector)
     _refuse_absent_namespaces(snapshot)
     asked = {} if request.probes_only else checks
-    diagnosis = run_checks(snapshot, request.options, asked)
-    probe_report = _probe_phase(diagnosis, request, conn)
+    diagnosis = run_checks(snapshot, options, asked)
+    probe_report = _probe_phase(diagnosis, request, read)
     findings = diagnosis.findings
     if probe_report is not None:
         from egdoctor.probes.engine import merge_findings
@@ -75,7 +111,7 @@ def diagnose(request: DiagnosisRequest) -> Report:
         checks_run=tuple(asked),
         allow_incomplete=request.allow_incomplete,
     )
-    return _filtered(report, request)
+    return _filtered(report, request), read.conn
 
 
 def _filtered(report: Report, request: DiagnosisRequest) -> Report:
@@ -100,14 +136,16 @@ def _filtered(report: Report, request: DiagnosisRequest) -> Report:
     return replace(report, findings=shown, suppressed=tuple(suppressed), hidden=hidden)
 
 
-def _read(request: DiagnosisRequest, inputs: set[str]) -> tuple[Snapshot, Connection | None]:
+def _read(request: DiagnosisRequest, inputs: set[str]) -> _Input:
     namespace = request.namespace
+    if request.from_bundle:
+        return _read_bundle(request.from_bundle, namespace)
     if request.from_files:
         from egdoctor.snapshot.files import InputError, load_files
 
         scope = None if request.all_namespaces or namespace is None else frozenset({namespace})
         try:
-            return load_files(list(request.from_files), scope), None
+            return _Input(load_files(list(request.from_files), scope))
         except InputError as exc:
             raise RequestRefused(str(exc)) from None
     from egdoctor.snapshot.cluster import ClusterReader, ClusterUnavailable, connect
@@ -116,9 +154,28 @@ def _read(request: DiagnosisRequest, inputs: set[str]) -> tuple[Snapshot, Connec
     try:
         conn = connect(request.kubeconfig, request.context, request.request_timeout)
         scope = None if request.all_namespaces else frozenset({namespace or conn.namespace})
-        return ClusterReader(conn, request.request_timeout).read(inputs, scope), conn
+        return _Input(ClusterReader(conn, request.request_timeout).read(inputs, scope), conn)
     except ClusterUnavailable as exc:
         raise Unavailable(exc, scope) from None
+
+
+def _read_bundle(path: str, namespace: str | None) -> _Input:
+    """A bundle's recorded scope, or one namespace of it (-n)."""
+    from dataclasses import replace
+
+    from egdoctor.bundle.read import BundleError, read_bundle
+
+    try:
+        bundle = read_bundle(path)
+    except BundleError as exc:
+        raise RequestRefused(str(exc)) from None
+    snapshot = bundle.snapshot
+    if namespace is not None:
+        if snapshot.namespaces is not None and namespace not in snapshot.namespaces:
+            recorded = ", ".join(sorted(snapshot.namespaces)) or "none"
+            raise RequestRefused(f"-n {namespace}: the bundle was collected for namespace(s) {recorded}")
+        snapshot = replace(snapshot, namespaces=frozenset({namespace}))
+    return _Input(snapshot, None, bundle)
 
 
 def _select_namespaces(snapshot: Snapshot, selector: str) -> Snapshot:
@@ -155,16 +212,20 @@ def _refuse_absent_namespaces(snapshot: Snapshot) -> None:
     )
 
 
-def _probe_phase(
-    diagnosis: Diagnosis, request: DiagnosisRequest, conn: Connection | None
-) -> ProbeReport | None:
+def _probe_phase(diagnosis: Diagnosis, request: DiagnosisRequest, read: _Input) -> ProbeReport | None:
     probe_options = request.probe_options
     if probe_options is None:
         return None
     from egdoctor.probes.engine import run_probes, skipped_report
 
+    if read.recorded is not None:
+        if read.recorded.probes is None:
+            return skipped_report(
+                "probes skipped: the bundle holds no probe results (collected with --no-probe)"
+            )
+        return read.recorded.probes
     if request.from_files and not probe_options.addresses:
         return skipped_report(
             "probes skipped: --from-file has no live Gateway to probe (give --address IP to probe one)"
         )
-    return run_probes(diagnosis, probe_options, conn, request.request_timeout)
+    return run_probes(diagnosis, probe_options, read.conn, request.request_timeout)

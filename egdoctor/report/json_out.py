@@ -100,8 +100,21 @@ SCHEMA_VERSION = 1  # docs/report.schema.json: bump on any change a consumer cou
 
 
 def source_json(
-    mode: str, server: str = "", context: str = "", files: tuple[str, ...] = ()
+    mode: str,
+    server: str = "",
+    context: str = "",
+    files: tuple[str, ...] = (),
+    bundle: str = "",
+    recorded_at: str = "",
 ) -> dict[str, Any]:
+    if bundle:
+        return {
+            "mode": "bundle",
+            "bundle": bundle,
+            "recordedAt": recorded_at,
+            "server": server or None,
+            "context": context or None,
+        }
     if mode == "files":
         return {"mode": mode, "files": list(files)}
     return {"mode": mode, "server": server or None, "context": context or None}
@@ -124,6 +137,9 @@ def finding_json(report: Report, index: int) -> dict[str, Any]:
     gv = report.diagnosis.topology.gateways.get(f.gateway.key) if f.gateway is not None else None
     if out["gateway"] is not None and gv is not None:
         out["gateway"]["listeners"] = finding_listeners(f, gv, gv.listeners)
+    recorded = report.diagnosis.snapshot.source.recorded_at
+    if recorded and out["check"] == "probe":
+        out["recordedAt"] = recorded  # evidence from a bundle's probes, not traffic sent by this run
     cause = report.root_causes.get(index)
     out["causedBy"] = None
     if cause is not None:
@@ -138,7 +154,7 @@ def report_json(report: Report) -> dict[str, Any]:
     return {
         "schemaVersion": SCHEMA_VERSION,
         "egdoctor": __version__,
-        "source": source_json(src.mode, src.server, src.context, src.files),
+        "source": source_json(src.mode, src.server, src.context, src.files, src.bundle, src.recorded_at),
         "scope": scope_json(snap.namespaces),
         "gateways": [
             {**gateway_json(gv), **gateway_probe_json(report.probes, gv)} for gv in report.gateways()

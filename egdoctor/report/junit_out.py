@@ -36,6 +36,10 @@ def _finding_block(f: Mapping[str, Any]) -> str:
     cause = f.get("causedBy")
     if cause:
         lines.append(f"  caused by {cause['code']}")
+    if f.get("recordedAt"):
+        lines.append(
+            f"  recorded evidence: probe result recorded at {_text(f['recordedAt'])}, read from a bundle"
+        )
     return "\n".join(lines)
 
 

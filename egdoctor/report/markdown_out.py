@@ -47,6 +47,9 @@ def _scope(data: Mapping[str, Any]) -> str:
 
 def _source(data: Mapping[str, Any]) -> str:
     src = data["source"]
+    if src["mode"] == "bundle":
+        context = md(src.get("context") or "?")
+        return f"bundle {md(src['bundle'])} recorded {md(src['recordedAt'])} from context {context}"
     if src["mode"] == "files":
         return f"files ({len(src.get('files') or [])})"
     return f"context {md(src.get('context') or '?')} · {md(src.get('server') or '?')}"
@@ -118,6 +121,11 @@ def _finding_lines(f: Mapping[str, Any]) -> list[str]:
         "",
         f"**Fix:** {md(f['hint'], MESSAGE_LIMIT)}",
     ]
+    if f.get("recordedAt"):
+        lines += [
+            "",
+            f"_Recorded evidence: probe result recorded at {md(f['recordedAt'])}, read from the bundle._",
+        ]
     cause = f.get("causedBy")
     if cause:
         obj = cause.get("object")

@@ -76,7 +76,10 @@ def report_lines(report: Report, show_all: bool = False) -> list[Line]:
     snap = report.diagnosis.snapshot
     layout = build_layout(report)
     compact = is_compact(layout, show_all)
-    if snap.source.mode == "cluster":
+    if snap.source.bundle:
+        src = snap.source
+        head = f"Bundle {t(src.bundle)} · recorded {t(src.recorded_at)} · context {t(src.context)}"
+    elif snap.source.mode == "cluster":
         head = f"Context {t(snap.source.context)} · {t(snap.source.server)}"
     else:
         head = f"Offline: {plural(len(snap.source.files), 'file')}"
