@@ -14,6 +14,7 @@ import pytest
 
 from egdoctor.cli import Output
 from tests.conftest import lab_for, probe_args, run_cli
+from tests.report_schema import schema_problems
 from tests.test_no_secret_leak import assert_no_leak, scenarios_with_secrets, secret_material
 
 # (scenario, arguments): a healthy one, a route fault, Secrets and certificates, API errors, probes
@@ -101,6 +102,8 @@ def test_recorded_probe_evidence_is_marked_in_every_format(tmp_path: Path) -> No
         assert result.exit_code in (0, 1), result.stderr
         assert mark in result.stdout, fmt
         assert "bundle" in result.stdout.lower() or fmt in ("junit", "sarif"), fmt
+        if fmt == "json":
+            assert schema_problems(result.json) == []
 
 
 def test_the_manifest_says_what_was_read_and_what_was_not(tmp_path: Path) -> None:
