@@ -367,6 +367,15 @@ def check(
             "--debug", help="On an internal error, print the traceback too.", rich_help_panel=OUTPUT
         ),
     ] = False,
+    wait: Annotated[
+        str | None,
+        typer.Option(
+            "--wait",
+            help="Check the objects again (gently, backing off) until nothing at or above --fail-on "
+            "remains or this time is up (e.g. 2m), then report; progress on stderr.",
+            rich_help_panel=DIAGNOSIS,
+        ),
+    ] = None,
     allow_incomplete: Annotated[
         bool,
         typer.Option(
@@ -387,6 +396,14 @@ def check(
         raise _usage_error("-n/--namespace and -l/--selector cannot be used together")
     if from_bundle is not None and from_file:
         raise _usage_error("--from-bundle and --from-file cannot be used together")
+    wait_seconds = None
+    if wait is not None:
+        if from_bundle is not None or from_file:
+            raise _usage_error("--wait needs a cluster: files and bundles do not change")
+        try:
+            wait_seconds = parse_duration(wait)
+        except ValueError as exc:
+            raise _usage_error(f"--wait: {exc}") from None
     all_namespaces = all_namespaces or selector is not None
     if "=" not in namespace_label or not namespace_label.split("=", 1)[0]:
         raise _usage_error(f"--namespace-label {namespace_label!r}: use key=value")
@@ -416,7 +433,13 @@ def check(
     from egdoctor.checks.registry import Options
     from egdoctor.findings.model import Severity
     from egdoctor.findings.suppress import parse_rule
-    from egdoctor.pipeline import DiagnosisRequest, RequestRefused, Unavailable, diagnose
+    from egdoctor.pipeline import (
+        DiagnosisRequest,
+        RequestRefused,
+        Unavailable,
+        diagnose,
+        diagnose_until_clean,
+    )
 
     threshold = None if fail_on is FailOn.none else Severity(fail_on.value)
     try:
@@ -449,7 +472,7 @@ def check(
     if collect_to is not None:
         _collect(request, collect_to, output)
     try:
-        report = diagnose(request)
+        report = diagnose(request) if wait_seconds is None else diagnose_until_clean(request, wait_seconds)
     except RequestRefused as exc:
         raise _usage_error(str(exc)) from None
     except Unavailable as exc:
@@ -515,6 +538,7 @@ _NOT_FOR_COLLECT = (
     "from_bundle",
     "collect_to",
     "allow_incomplete",
+    "wait",
 )
 
 
@@ -611,7 +635,9 @@ def main() -> None:
     # hold a token): egdoctor speaks only through its report and its one-line errors.
     logging.getLogger().addHandler(logging.NullHandler())
     from egdoctor.interrupt import EXIT_INTERRUPTED, exit_on_interrupt
+    from egdoctor.progress import activate, for_stderr
 
+    activate(for_stderr())
     with exit_on_interrupt():
         try:
             # typer turns a KeyboardInterrupt into exit code 130 silently; exit_on_interrupt says it

@@ -55,6 +55,52 @@ def diagnose(request: DiagnosisRequest) -> Report:
     return _run(request)[0]
 
 
+# --wait polls gently: the first round again after this long, then each wait doubles up to the cap
+WAIT_FIRST_STEP, WAIT_STEP_CAP = 1.0, 10.0
+
+
+def diagnose_until_clean(request: DiagnosisRequest, wait_seconds: float) -> Report:
+    """`--wait`: the object checks again and again, backing off, until nothing at or above --fail-on
+    remains (a rollout has become Programmed) or the time is up; then one full run, probes included,
+    is the report. Each round is a progress line on stderr."""
+    import time
+    from dataclasses import replace
+
+    from egdoctor.progress import current
+
+    progress = current()
+    start = time.monotonic()
+    objects_only = replace(request, probe_options=None)
+    step = WAIT_FIRST_STEP
+    while True:
+        report = diagnose(objects_only)
+        elapsed = time.monotonic() - start
+        if report.exit_code == 0:
+            progress.line(f"--wait: nothing at or above --fail-on remains after {elapsed:.0f}s")
+            break
+        left = wait_seconds - elapsed
+        remaining = _blocking_summary(report)
+        if left <= 0:
+            progress.line(f"--wait: time is up after {elapsed:.0f}s; {remaining} still there")
+            break
+        pause = min(step, left)
+        progress.line(f"--wait: {remaining}; checking again in {pause:.0f}s ({left:.0f}s left)")
+        with progress.phase(f"waiting for the cluster: {remaining}"):
+            time.sleep(pause)
+        step = min(step * 2, WAIT_STEP_CAP)
+    return report if request.probe_options is None else diagnose(request)
+
+
+def _blocking_summary(report: Report) -> str:
+    """What keeps the run from passing, in a few words: `2 findings (EGD103, EGD202)`."""
+    if report.incomplete or report.diagnosis.could_not_run:
+        return "the run is incomplete"
+    threshold = report.fail_on.rank if report.fail_on is not None else 99
+    codes = [f.code for f in (*report.findings, *report.hidden) if f.severity.rank >= threshold]
+    named = ", ".join(dict.fromkeys(codes))
+    return f"{len(codes)} finding{'s' if len(codes) != 1 else ''} ({named})"
+
+
 def collect(request: DiagnosisRequest, path: str) -> Report:
     """Run the diagnosis as `check` would and write what it read and observed to a support bundle."""
     from egdoctor.bundle.write import bundle_members, write_bundle
@@ -84,10 +130,13 @@ def _run(request: DiagnosisRequest) -> tuple[Report, Connection | None]:
 
     from egdoctor.checks.engine import required_inputs, run_checks
     from egdoctor.checks.registry import all_checks
+    from egdoctor.progress import current
     from egdoctor.report.view import Report
 
     checks = all_checks()
-    read = _read(request, required_inputs(checks.values()))
+    where = "the bundle" if request.from_bundle else "the files" if request.from_files else "the cluster"
+    with current().phase(f"reading {where}"):
+        read = _read(request, required_inputs(checks.values()))
     snapshot, options = read.snapshot, request.options
     if read.recorded is not None:
         # certificates expire: judge them at the time the bundle was recorded, as the live run did
@@ -228,4 +277,7 @@ def _probe_phase(diagnosis: Diagnosis, request: DiagnosisRequest, read: _Input) 
         return skipped_report(
             "probes skipped: --from-file has no live Gateway to probe (give --address IP to probe one)"
         )
-    return run_probes(diagnosis, probe_options, read.conn, request.request_timeout)
+    from egdoctor.progress import current
+
+    with current().phase("probing the Gateways"):
+        return run_probes(diagnosis, probe_options, read.conn, request.request_timeout)
