@@ -152,6 +152,10 @@ CHECK_EXAMPLES = """[bold]Examples[/]
 
   egdoctor check -f dump.yaml --suppress EGD310        [dim]# offline, on kubectl get -o yaml output[/]
 
+  egdoctor check -n myapp --with-file route.yaml     [dim]# what would change if route.yaml were applied[/]
+
+  egdoctor check -n myapp --wait 2m -o junit         [dim]# CI: wait for the rollout, then report[/]
+
 Read-only: nothing in the cluster is changed (except a temporary HTTPRoute with --observe route).
 Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage error,
 3 the diagnosis could not run, 130 interrupted."""
@@ -212,6 +216,16 @@ def check(
             help="Diagnose a support bundle written by `egdoctor collect`, offline (its probe results "
             "are shown as recorded evidence).",
             rich_help_panel=CLUSTER,
+        ),
+    ] = None,
+    with_file: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--with-file",
+            help="What if: lay these manifests over what is read (replacing objects of the same kind, "
+            "namespace and name, adding new ones) and report the findings that would appear and go away "
+            "(repeatable; files or directories).",
+            rich_help_panel=DIAGNOSIS,
         ),
     ] = None,
     gateway_class: Annotated[
@@ -397,6 +411,8 @@ def check(
     if from_bundle is not None and from_file:
         raise _usage_error("--from-bundle and --from-file cannot be used together")
     wait_seconds = None
+    if wait is not None and with_file:
+        raise _usage_error("--wait and --with-file cannot be used together (the manifests are not applied)")
     if wait is not None:
         if from_bundle is not None or from_file:
             raise _usage_error("--wait needs a cluster: files and bundles do not change")
@@ -468,6 +484,7 @@ def check(
         suppress=suppress_rules,
         allow_incomplete=allow_incomplete,
         from_bundle=from_bundle,
+        with_files=tuple(with_file or ()),
     )
     if collect_to is not None:
         _collect(request, collect_to, output)
@@ -539,6 +556,7 @@ _NOT_FOR_COLLECT = (
     "collect_to",
     "allow_incomplete",
     "wait",
+    "with_file",
 )
 
 

@@ -37,6 +37,7 @@ class DiagnosisRequest:
     suppress: tuple[SuppressRule, ...] = ()
     allow_incomplete: bool = False  # API errors left checks unrun: judge what was read (exit 0/1, not 3)
     from_bundle: str | None = None  # a support bundle: its objects, and its probe results as recorded
+    with_files: tuple[str, ...] = ()  # what-if: manifests laid over what was read, as if applied
 
 
 class RequestRefused(Exception):
@@ -52,7 +53,36 @@ class Unavailable(Exception):
 
 
 def diagnose(request: DiagnosisRequest) -> Report:
+    if request.with_files:
+        return _what_if(request)
     return _run(request)[0]
+
+
+def _what_if(request: DiagnosisRequest) -> Report:
+    """The report on the snapshot with the manifests laid over it, carrying what would change."""
+    from dataclasses import replace
+
+    from egdoctor.checks.engine import required_inputs
+    from egdoctor.checks.registry import all_checks
+    from egdoctor.progress import current
+    from egdoctor.what_if import WhatIfError, compare, overlay
+
+    with current().phase(
+        "reading the cluster" if not (request.from_files or request.from_bundle) else "reading"
+    ):
+        read = _read(request, required_inputs(all_checks().values()))
+    before, _ = _run(replace(request, with_files=(), probe_options=None), read)
+    namespace = request.namespace or (read.conn.namespace if read.conn is not None else "default")
+    try:
+        snapshot, changes = overlay(read.snapshot, request.with_files, namespace)
+    except WhatIfError as exc:
+        raise RequestRefused(str(exc)) from None
+    after, _ = _run(request, replace(read, snapshot=snapshot))
+    what = compare(request.with_files, changes, before.findings, after.findings)
+    # "not reconciled yet" on an object not applied yet is no finding about it: listed, not judged
+    expected = {id(f) for f in what.not_reconciled_yet}
+    findings = tuple(f for f in after.findings if id(f) not in expected)
+    return replace(after, findings=findings, what_if=what)
 
 
 # --wait polls gently: the first round again after this long, then each wait doubles up to the cap
@@ -125,7 +155,7 @@ class _Input:
     recorded: Bundle | None = None  # --from-bundle
 
 
-def _run(request: DiagnosisRequest) -> tuple[Report, Connection | None]:
+def _run(request: DiagnosisRequest, read: _Input | None = None) -> tuple[Report, Connection | None]:
     from dataclasses import replace
 
     from egdoctor.checks.engine import required_inputs, run_checks
@@ -135,8 +165,9 @@ def _run(request: DiagnosisRequest) -> tuple[Report, Connection | None]:
 
     checks = all_checks()
     where = "the bundle" if request.from_bundle else "the files" if request.from_files else "the cluster"
-    with current().phase(f"reading {where}"):
-        read = _read(request, required_inputs(checks.values()))
+    if read is None:
+        with current().phase(f"reading {where}"):
+            read = _read(request, required_inputs(checks.values()))
     snapshot, options = read.snapshot, request.options
     if read.recorded is not None:
         # certificates expire: judge them at the time the bundle was recorded, as the live run did
@@ -267,6 +298,8 @@ def _probe_phase(diagnosis: Diagnosis, request: DiagnosisRequest, read: _Input) 
         return None
     from egdoctor.probes.engine import run_probes, skipped_report
 
+    if request.with_files:
+        return skipped_report("probes skipped: --with-file describes objects that are not applied yet")
     if read.recorded is not None:
         if read.recorded.probes is None:
             return skipped_report(

@@ -18,6 +18,7 @@ from egdoctor.report.marks import finding_listeners
 from egdoctor.report.probe_view import gateway_probe_json, probe_json
 from egdoctor.report.tls_view import tls_json
 from egdoctor.report.view import Report
+from egdoctor.report.what_if_view import what_if_json
 from egdoctor.snapshot.objects import as_list, conditions
 
 
@@ -164,6 +165,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "skippedChecks": dict(report.diagnosis.skipped),
         **probe_json(report.probes),
         **dict(report.extra),
+        **({"whatIf": what_if_json(report.what_if)} if report.what_if is not None else {}),
         "suppressed": [suppressed_json(s) for s in report.suppressed],
         "summary": summary_json(
             report.counts,

@@ -171,7 +171,32 @@ def _suppressed(data: Mapping[str, Any]) -> list[str]:
 
 def markdown_lines(doc: Document) -> list[str]:
     data = doc.data
-    return [*_header(doc), *_gateway_rows(data), *_findings(data), *_suppressed(data), *_skipped(data)]
+    return [
+        *_header(doc),
+        *_what_if(data),
+        *_gateway_rows(data),
+        *_findings(data),
+        *_suppressed(data),
+        *_skipped(data),
+    ]
+
+
+def _what_if(data: Mapping[str, Any]) -> list[str]:
+    what = data.get("whatIf")
+    if not what:
+        return []
+    from egdoctor.report.what_if_view import finding_line, summary
+
+    lines = ["", "## What would change", "", md(summary(what), MESSAGE_LIMIT), ""]
+    for c in what["objects"]:
+        where = f"{c['namespace']}/{c['name']}" if c["namespace"] else c["name"]
+        lines.append(f"- {c['change']} {md(c['kind'])} {md(where)}")
+    lines.append("")
+    lines += [f"- **would appear:** {md(finding_line(f), MESSAGE_LIMIT)}" for f in what["appear"]]
+    lines += [f"- **would go away:** {md(finding_line(f), MESSAGE_LIMIT)}" for f in what["goAway"]]
+    if what["notReconciledYet"]:
+        lines.append(f"- expected until applied (no status yet): {len(what['notReconciledYet'])}")
+    return lines
 
 
 def render_markdown(doc: Document, out: TextIO | None = None) -> None:

@@ -115,7 +115,12 @@ def sarif_document(doc: Document) -> dict[str, Any]:
                 ],
                 "results": [_result(f, index[f["code"]]) for f in data["findings"]]
                 + [_suppressed_result(s, index[s["code"]]) for s in suppressed],
-                "properties": {"verdict": doc.verdict, "scope": data["scope"], "summary": summary},
+                "properties": {
+                    "verdict": doc.verdict,
+                    "scope": data["scope"],
+                    "summary": summary,
+                    **({"whatIf": data["whatIf"]} if data.get("whatIf") else {}),
+                },
             }
         ],
     }
