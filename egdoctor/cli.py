@@ -365,6 +365,15 @@ def check(
             rich_help_panel=OUTPUT,
         ),
     ] = False,
+    fix_plan: Annotated[
+        bool,
+        typer.Option(
+            "--fix-plan",
+            help="Print the deterministic fixes as one shell script to review instead of the report "
+            "(egdoctor never runs it).",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = False,
     probes_only: Annotated[bool, typer.Option("--probes-only", hidden=True)] = False,
     collect_to: Annotated[str | None, typer.Option("--collect-to", hidden=True)] = None,
     color: Annotated[
@@ -495,7 +504,12 @@ def check(
     except Unavailable as exc:
         _unavailable(exc.cause, output, exc.scope, all_namespaces, threshold)
         raise typer.Exit(EXIT_UNAVAILABLE) from None
-    _render(report, output, color, show_all)
+    if fix_plan:
+        from egdoctor.fixes.script import fix_plan as plan_script
+
+        sys.stdout.write(plan_script(report))
+    else:
+        _render(report, output, color, show_all)
     if report.diagnosis.could_not_run:
         _say(f"the diagnosis could not run: {report.diagnosis.could_not_run}")
     elif report.incomplete:
@@ -557,6 +571,7 @@ _NOT_FOR_COLLECT = (
     "allow_incomplete",
     "wait",
     "with_file",
+    "fix_plan",
 )
 
 

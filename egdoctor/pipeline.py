@@ -183,6 +183,9 @@ def _run(request: DiagnosisRequest, read: _Input | None = None) -> tuple[Report,
         from egdoctor.probes.engine import merge_findings
 
         findings = merge_findings(findings, probe_report)
+    from egdoctor.fixes.plan import with_fixes
+
+    findings = with_fixes(findings, snapshot, options)
     report = Report(
         diagnosis,
         findings,

@@ -36,6 +36,8 @@ def _finding_block(f: Mapping[str, Any]) -> str:
     cause = f.get("causedBy")
     if cause:
         lines.append(f"  caused by {cause['code']}")
+    if f.get("fix"):
+        lines.append(f"  command: {_text(f['fix']['command'])}")
     if f.get("recordedAt"):
         lines.append(
             f"  recorded evidence: probe result recorded at {_text(f['recordedAt'])}, read from a bundle"

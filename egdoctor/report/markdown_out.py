@@ -121,6 +121,16 @@ def _finding_lines(f: Mapping[str, Any]) -> list[str]:
         "",
         f"**Fix:** {md(f['hint'], MESSAGE_LIMIT)}",
     ]
+    fix = f.get("fix")
+    if fix:
+        lines += [
+            "",
+            f"**Command** ({md(fix['description'], MESSAGE_LIMIT)}):",
+            "",
+            "```sh",
+            _fenced(fix["command"]),
+            "```",
+        ]
     if f.get("recordedAt"):
         lines += [
             "",
@@ -201,3 +211,8 @@ def _what_if(data: Mapping[str, Any]) -> list[str]:
 
 def render_markdown(doc: Document, out: TextIO | None = None) -> None:
     (out or sys.stdout).write("\n".join(markdown_lines(doc)) + "\n")
+
+
+def _fenced(text: str) -> str:
+    """A command inside a ``` fence: a line of backticks in it cannot close the fence early."""
+    return text.replace("```", "`\u200b``")

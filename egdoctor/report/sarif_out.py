@@ -66,6 +66,8 @@ def _result(f: Mapping[str, Any], rule_index: int) -> dict[str, Any]:
         result["properties"]["gateway"] = f["gateway"]
     if f.get("causedBy"):
         result["properties"]["causedBy"] = f["causedBy"]
+    if f.get("fix"):
+        result["properties"]["fix"] = f["fix"]  # a kubectl command, not a file edit: not a SARIF `fixes`
     if f.get("recordedAt"):
         result["properties"]["recordedAt"] = f["recordedAt"]  # a bundle's probe result, not sent by this run
     return result
