@@ -23,7 +23,7 @@ app = typer.Typer(
     help="Diagnose Envoy Gateway ingress: Gateways, routes, client-IP mode (PROXY protocol / "
     "X-Forwarded-For), load balancer and certificates.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
