@@ -538,7 +538,11 @@ def probe(**kwargs: object) -> None:
 # `probe` takes check's options minus the two that make no sense for it.
 _check_signature = inspect.signature(check, eval_str=True)  # typer reads evaluated Annotated metadata
 probe.__signature__ = _check_signature.replace(  # type: ignore[attr-defined]
-    parameters=[p for p in _check_signature.parameters.values() if p.name not in ("no_probe", "probes_only")]
+    parameters=[
+        p
+        for p in _check_signature.parameters.values()
+        if p.name not in ("no_probe", "probes_only", "collect_to")
+    ]
 )
 probe.__doc__ = """Only the live probes: the client IP Envoy observes, PROXY/XFF behaviour, DNS and served
 certificates. Objects are still read for addresses, hostnames and mode; static findings other than access

@@ -102,8 +102,23 @@ def diagnose_until_clean(request: DiagnosisRequest, wait_seconds: float) -> Repo
     start = time.monotonic()
     objects_only = replace(request, probe_options=None)
     step = WAIT_FIRST_STEP
+    report: Report | None = None
     while True:
-        report = diagnose(objects_only)
+        try:
+            report = diagnose(objects_only)
+        except Unavailable as exc:
+            # an API server that stops answering part-way (a control-plane rollout) is waited for too;
+            # one that never answered is EGD001 at once
+            elapsed = time.monotonic() - start
+            if report is None or elapsed >= wait_seconds:
+                raise
+            pause = min(step, wait_seconds - elapsed)
+            progress.line(
+                f"--wait: the API server did not answer ({exc.cause.reason}); again in {pause:.0f}s"
+            )
+            time.sleep(pause)
+            step = min(step * 2, WAIT_STEP_CAP)
+            continue
         elapsed = time.monotonic() - start
         if report.exit_code == 0:
             progress.line(f"--wait: nothing at or above --fail-on remains after {elapsed:.0f}s")
