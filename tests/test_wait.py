@@ -102,3 +102,16 @@ def test_wait_is_refused_offline(tmp_path: Path) -> None:
     dump.write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n")
     result = run_cli("check", "--from-file", str(dump), "--wait", "10s")
     assert result.exit_code == 2 and "--wait needs a cluster" in result.stderr
+
+
+def test_a_scenario_change_must_say_when_and_what() -> None:
+    import pytest
+
+    from egdoctor_lab.scenario import LabSettings, ScenarioError
+
+    with pytest.raises(ScenarioError, match="afterSeconds"):
+        LabSettings.from_mapping({"changes": [{"object": {"kind": "Gateway"}}]})
+    with pytest.raises(ScenarioError, match="object"):
+        LabSettings.from_mapping({"changes": [{"afterSeconds": 1}]})
+    settings = LabSettings.from_mapping({"changes": [{"afterSeconds": 2, "object": {"kind": "Gateway"}}]})
+    assert settings.changes[0].after_seconds == 2.0
