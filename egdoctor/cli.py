@@ -23,7 +23,7 @@ app = typer.Typer(
     help="Diagnose Envoy Gateway ingress: Gateways, routes, client-IP mode (PROXY protocol / "
     "X-Forwarded-For), load balancer and certificates.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -152,6 +152,10 @@ CHECK_EXAMPLES = """[bold]Examples[/]
 
   egdoctor check -f dump.yaml --suppress EGD310        [dim]# offline, on kubectl get -o yaml output[/]
 
+  egdoctor check -n myapp --with-file route.yaml     [dim]# what would change if route.yaml were applied[/]
+
+  egdoctor check -n myapp --wait 2m -o junit         [dim]# CI: wait for the rollout, then report[/]
+
 Read-only: nothing in the cluster is changed (except a temporary HTTPRoute with --observe route).
 Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage error,
 3 the diagnosis could not run, 130 interrupted."""
@@ -203,6 +207,25 @@ def check(
             help="Diagnose objects from YAML/JSON files or directories instead "
             "of a cluster (repeatable; `kubectl get -o yaml` output works).",
             rich_help_panel=CLUSTER,
+        ),
+    ] = None,
+    from_bundle: Annotated[
+        str | None,
+        typer.Option(
+            "--from-bundle",
+            help="Diagnose a support bundle written by `egdoctor collect`, offline (its probe results "
+            "are shown as recorded evidence).",
+            rich_help_panel=CLUSTER,
+        ),
+    ] = None,
+    with_file: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--with-file",
+            help="What if: lay these manifests over what is read (replacing objects of the same kind, "
+            "namespace and name, adding new ones) and report the findings that would appear and go away "
+            "(repeatable; files or directories).",
+            rich_help_panel=DIAGNOSIS,
         ),
     ] = None,
     gateway_class: Annotated[
@@ -342,7 +365,17 @@ def check(
             rich_help_panel=OUTPUT,
         ),
     ] = False,
+    fix_plan: Annotated[
+        bool,
+        typer.Option(
+            "--fix-plan",
+            help="Print the deterministic fixes as one shell script to review instead of the report "
+            "(egdoctor never runs it).",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = False,
     probes_only: Annotated[bool, typer.Option("--probes-only", hidden=True)] = False,
+    collect_to: Annotated[str | None, typer.Option("--collect-to", hidden=True)] = None,
     color: Annotated[
         bool | None,
         typer.Option(
@@ -357,6 +390,15 @@ def check(
             "--debug", help="On an internal error, print the traceback too.", rich_help_panel=OUTPUT
         ),
     ] = False,
+    wait: Annotated[
+        str | None,
+        typer.Option(
+            "--wait",
+            help="Check the objects again (gently, backing off) until nothing at or above --fail-on "
+            "remains or this time is up (e.g. 2m), then report; progress on stderr.",
+            rich_help_panel=DIAGNOSIS,
+        ),
+    ] = None,
     allow_incomplete: Annotated[
         bool,
         typer.Option(
@@ -375,6 +417,18 @@ def check(
         raise _usage_error("-n/--namespace and -A/--all-namespaces cannot be used together")
     if namespace is not None and selector is not None:
         raise _usage_error("-n/--namespace and -l/--selector cannot be used together")
+    if from_bundle is not None and from_file:
+        raise _usage_error("--from-bundle and --from-file cannot be used together")
+    wait_seconds = None
+    if wait is not None and with_file:
+        raise _usage_error("--wait and --with-file cannot be used together (the manifests are not applied)")
+    if wait is not None:
+        if from_bundle is not None or from_file:
+            raise _usage_error("--wait needs a cluster: files and bundles do not change")
+        try:
+            wait_seconds = parse_duration(wait)
+        except ValueError as exc:
+            raise _usage_error(f"--wait: {exc}") from None
     all_namespaces = all_namespaces or selector is not None
     if "=" not in namespace_label or not namespace_label.split("=", 1)[0]:
         raise _usage_error(f"--namespace-label {namespace_label!r}: use key=value")
@@ -404,7 +458,13 @@ def check(
     from egdoctor.checks.registry import Options
     from egdoctor.findings.model import Severity
     from egdoctor.findings.suppress import parse_rule
-    from egdoctor.pipeline import DiagnosisRequest, RequestRefused, Unavailable, diagnose
+    from egdoctor.pipeline import (
+        DiagnosisRequest,
+        RequestRefused,
+        Unavailable,
+        diagnose,
+        diagnose_until_clean,
+    )
 
     threshold = None if fail_on is FailOn.none else Severity(fail_on.value)
     try:
@@ -432,15 +492,24 @@ def check(
         min_severity=Severity(min_severity.value),
         suppress=suppress_rules,
         allow_incomplete=allow_incomplete,
+        from_bundle=from_bundle,
+        with_files=tuple(with_file or ()),
     )
+    if collect_to is not None:
+        _collect(request, collect_to, output)
     try:
-        report = diagnose(request)
+        report = diagnose(request) if wait_seconds is None else diagnose_until_clean(request, wait_seconds)
     except RequestRefused as exc:
         raise _usage_error(str(exc)) from None
     except Unavailable as exc:
         _unavailable(exc.cause, output, exc.scope, all_namespaces, threshold)
         raise typer.Exit(EXIT_UNAVAILABLE) from None
-    _render(report, output, color, show_all)
+    if fix_plan:
+        from egdoctor.fixes.script import fix_plan as plan_script
+
+        sys.stdout.write(plan_script(report))
+    else:
+        _render(report, output, color, show_all)
     if report.diagnosis.could_not_run:
         _say(f"the diagnosis could not run: {report.diagnosis.could_not_run}")
     elif report.incomplete:
@@ -469,11 +538,97 @@ def probe(**kwargs: object) -> None:
 # `probe` takes check's options minus the two that make no sense for it.
 _check_signature = inspect.signature(check, eval_str=True)  # typer reads evaluated Annotated metadata
 probe.__signature__ = _check_signature.replace(  # type: ignore[attr-defined]
-    parameters=[p for p in _check_signature.parameters.values() if p.name not in ("no_probe", "probes_only")]
+    parameters=[
+        p
+        for p in _check_signature.parameters.values()
+        if p.name not in ("no_probe", "probes_only", "collect_to")
+    ]
 )
 probe.__doc__ = """Only the live probes: the client IP Envoy observes, PROXY/XFF behaviour, DNS and served
 certificates. Objects are still read for addresses, hostnames and mode; static findings other than access
 problems are not reported."""
+
+
+COLLECT_EXAMPLES = """[bold]Examples[/]
+
+  egdoctor collect -n myapp -o myapp.tar.gz        [dim]# what egdoctor reads and observes for myapp[/]
+
+  egdoctor collect -A --no-probe -o cluster.tar.gz [dim]# every namespace, objects only[/]
+
+  egdoctor check --from-bundle myapp.tar.gz        [dim]# the same diagnosis, offline, anywhere[/]
+
+The bundle holds every object egdoctor read, what could not be read, the probe observations and a
+manifest. Secrets keep only their certificate (tls.crt) and key names; IP addresses are kept.
+Exit codes: 0 bundle written, 2 usage error, 3 the cluster could not be read, 130 interrupted."""
+
+_NOT_FOR_COLLECT = (
+    "output",
+    "fail_on",
+    "min_severity",
+    "suppress",
+    "show_all",
+    "probes_only",
+    "color",
+    "from_file",
+    "from_bundle",
+    "collect_to",
+    "allow_incomplete",
+    "wait",
+    "with_file",
+    "fix_plan",
+)
+
+
+@app.command("collect", epilog=COLLECT_EXAMPLES)
+def collect(bundle: str, **kwargs: object) -> None:
+    check(**{**kwargs, "collect_to": bundle})  # type: ignore[arg-type]
+
+
+_bundle_option = inspect.Parameter(
+    "bundle",
+    inspect.Parameter.KEYWORD_ONLY,
+    annotation=Annotated[
+        str,
+        typer.Option(
+            "-o",
+            "--output",
+            help="The bundle file to write (e.g. ticket-1234.tar.gz).",
+            rich_help_panel=OUTPUT,
+        ),
+    ],
+)
+collect.__signature__ = _check_signature.replace(  # type: ignore[attr-defined]
+    parameters=[
+        _bundle_option,
+        *(
+            p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+            for p in _check_signature.parameters.values()
+            if p.name not in _NOT_FOR_COLLECT
+        ),
+    ]
+)
+collect.__doc__ = """Write a support bundle: every object egdoctor reads for the namespace(s), what it could
+not read, the probe observations and a manifest. `egdoctor check --from-bundle FILE` diagnoses it offline."""
+
+
+def _collect(request: object, path: str, output: Output) -> None:
+    from egdoctor.pipeline import DiagnosisRequest, RequestRefused, Unavailable, collect
+
+    assert isinstance(request, DiagnosisRequest)
+    try:
+        report = collect(request, path)
+    except RequestRefused as exc:
+        raise _usage_error(str(exc)) from None
+    except Unavailable as exc:
+        _unavailable(exc.cause, output, exc.scope, request.all_namespaces, None)
+        raise typer.Exit(EXIT_UNAVAILABLE) from None
+    snap = report.diagnosis.snapshot
+    objects = sum(len(objs) for objs in snap.objects.values())
+    probes = report.probes
+    probed = "no probes" if probes is None or probes.skipped else f"{len(probes.rows)} probe results"
+    problems = f", {len(snap.problems)} lists not read" if snap.problems else ""
+    _say(f"wrote {path}: {objects} objects, {probed}{problems}; {len(report.findings)} findings")
+    raise typer.Exit(EXIT_OK)
 
 
 def _render(report: object, output: Output, color: bool | None, show_all: bool) -> None:
@@ -517,7 +672,9 @@ def main() -> None:
     # hold a token): egdoctor speaks only through its report and its one-line errors.
     logging.getLogger().addHandler(logging.NullHandler())
     from egdoctor.interrupt import EXIT_INTERRUPTED, exit_on_interrupt
+    from egdoctor.progress import activate, for_stderr
 
+    activate(for_stderr())
     with exit_on_interrupt():
         try:
             # typer turns a KeyboardInterrupt into exit code 130 silently; exit_on_interrupt says it

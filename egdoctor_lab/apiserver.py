@@ -1928,6 +1928,7 @@ class LabApiServer:
         self._httpd: _TlsHttpServer | None = None
         self._thread: threading.Thread | None = None
         self._pki: LabPki | None = None
+        self._timers: list[threading.Timer] = []
 
     @classmethod
     def from_scenario(
@@ -1961,9 +1962,29 @@ class LabApiServer:
             daemon=True,
         )
         self._thread.start()
+        for change in self.settings.changes:
+            timer = threading.Timer(change.after_seconds, self.replace_object, args=(change.obj,))
+            timer.daemon = True
+            timer.start()
+            self._timers.append(timer)
         return self
 
+    def replace_object(self, obj: Mapping[str, Any]) -> None:
+        """Put ``obj`` in place of its namesake at once, as a controller's write would (no events fire)."""
+        rt = self.store.type_for_object(obj)
+        if rt is None:
+            return
+        meta = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
+        assert isinstance(meta, Mapping)
+        key = self.store.key_for(rt, meta.get("namespace") or "default", str(meta.get("name") or ""))
+        with self.store.lock:
+            self.store.remove(key)
+            self.store.add(obj)
+
     def close(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
         httpd, self._httpd = self._httpd, None
         if httpd is not None:
             httpd.shutdown()

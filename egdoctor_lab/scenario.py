@@ -15,6 +15,9 @@ exactly as a controller would have left it, except at most one settings document
         - {verb: list, resource: services, namespace: envoy-gateway-system}
         - {verb: "*", resource: secrets}
       latencyMs: 0
+      changes:            # what a controller does later: the object replaces its namesake N seconds
+        - afterSeconds: 5 # after the server started (a Gateway that becomes Programmed part-way)
+          object: {apiVersion: ..., kind: Gateway, metadata: {...}, status: {...}}
 
 Unknown keys anywhere in the settings document are ignored, because other tools (expectations,
 data-path set-up) keep their own sections in the same file.
@@ -223,6 +226,28 @@ class Fault:
 
 
 @dataclass(frozen=True)
+class LaterChange:
+    """An object that replaces its namesake (same kind, namespace, name) ``after_seconds`` after the
+    server started: a status a controller writes part-way through a run (`egdoctor check --wait`)."""
+
+    after_seconds: float
+    obj: Mapping[str, Any]
+
+    @classmethod
+    def from_mapping(cls, raw: Any, index: int) -> LaterChange:
+        where = f"spec.changes[{index}]"
+        if not isinstance(raw, Mapping):
+            raise ScenarioError(f"{where} must be a mapping, got {raw!r}")
+        after = raw.get("afterSeconds")
+        if isinstance(after, bool) or not isinstance(after, int | float) or after < 0:
+            raise ScenarioError(f"{where}.afterSeconds must be a number >= 0, got {after!r}")
+        obj = raw.get("object")
+        if not isinstance(obj, Mapping) or not isinstance(obj.get("kind"), str):
+            raise ScenarioError(f"{where}.object must be a Kubernetes object with a kind")
+        return cls(float(after), copy.deepcopy(dict(obj)))
+
+
+@dataclass(frozen=True)
 class LabSettings:
     """The parsed ``spec`` of a LabScenario document."""
 
@@ -237,6 +262,7 @@ class LabSettings:
     # The most items one list page holds whatever `limit` the client asks (kube-apiserver may also answer
     # fewer than asked): small scenarios can then exercise paging. 0: no cap.
     page_cap: int = 0
+    changes: tuple[LaterChange, ...] = ()
 
     @classmethod
     def from_mapping(cls, spec: Mapping[str, Any] | None) -> LabSettings:
@@ -296,6 +322,11 @@ class LabSettings:
         if isinstance(page_cap, bool) or not isinstance(page_cap, int) or page_cap < 0:
             raise ScenarioError(f"spec.pageCap must be a whole number >= 0, got {page_cap!r}")
 
+        raw_changes = spec.get("changes") or []
+        if not isinstance(raw_changes, list):
+            raise ScenarioError(f"spec.changes must be a list, got {raw_changes!r}")
+        changes = tuple(LaterChange.from_mapping(c, i) for i, c in enumerate(raw_changes))
+
         return cls(
             namespace=namespace,
             absent_groups=frozenset(groups),
@@ -305,6 +336,7 @@ class LabSettings:
             latency_ms=float(latency),
             faults=faults,
             page_cap=page_cap,
+            changes=changes,
         )
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from egdoctor.findings.fix import Fix
 
 
 class Severity(str, enum.Enum):
@@ -71,6 +74,7 @@ class Finding:
     # When set, the finding concerns only these namespaces' owners (a Gateway-wide policy overridden for
     # one team's routes), even though its subject and Gateway are shared.
     concerns: tuple[str, ...] = ()
+    fix: Fix | None = None  # a deterministic fix (egdoctor/fixes/plan.py), attached after the checks ran
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -91,4 +95,5 @@ class Finding:
             "evidence": dict(self.evidence),
             "check": self.check,
             "concerns": list(self.concerns),
+            **({"fix": self.fix.to_json()} if self.fix is not None else {}),
         }

@@ -574,9 +574,15 @@ def _observe(observer: Observer, sender: _Sender, runs: Sequence[_PortRun], opti
             s.observation = observer.from_response(s.probe, s.probe.result)
         return
     if isinstance(observer, LogObserver):
-        found = observer.collect(
-            [s.probe for s in items if s.probe is not None], time.monotonic() + observer.flush_wait
-        )
+        from egdoctor.progress import current
+
+        # Envoy flushes its access log every 10 s by default: the longest quiet stretch of a run
+        with current().phase(
+            f"waiting for Envoy's access log (flushed every 10 s; up to {observer.flush_wait:.0f}s)"
+        ):
+            found = observer.collect(
+                [s.probe for s in items if s.probe is not None], time.monotonic() + observer.flush_wait
+            )
         for s in items:
             assert s.probe is not None
             s.observation = found.get(s.probe.id)

@@ -18,6 +18,7 @@ from egdoctor.report.marks import finding_listeners
 from egdoctor.report.probe_view import gateway_probe_json, probe_json
 from egdoctor.report.tls_view import tls_json
 from egdoctor.report.view import Report
+from egdoctor.report.what_if_view import what_if_json
 from egdoctor.snapshot.objects import as_list, conditions
 
 
@@ -100,8 +101,21 @@ SCHEMA_VERSION = 1  # docs/report.schema.json: bump on any change a consumer cou
 
 
 def source_json(
-    mode: str, server: str = "", context: str = "", files: tuple[str, ...] = ()
+    mode: str,
+    server: str = "",
+    context: str = "",
+    files: tuple[str, ...] = (),
+    bundle: str = "",
+    recorded_at: str = "",
 ) -> dict[str, Any]:
+    if bundle:
+        return {
+            "mode": "bundle",
+            "bundle": bundle,
+            "recordedAt": recorded_at,
+            "server": server or None,
+            "context": context or None,
+        }
     if mode == "files":
         return {"mode": mode, "files": list(files)}
     return {"mode": mode, "server": server or None, "context": context or None}
@@ -124,6 +138,9 @@ def finding_json(report: Report, index: int) -> dict[str, Any]:
     gv = report.diagnosis.topology.gateways.get(f.gateway.key) if f.gateway is not None else None
     if out["gateway"] is not None and gv is not None:
         out["gateway"]["listeners"] = finding_listeners(f, gv, gv.listeners)
+    recorded = report.diagnosis.snapshot.source.recorded_at
+    if recorded and out["check"] == "probe":
+        out["recordedAt"] = recorded  # evidence from a bundle's probes, not traffic sent by this run
     cause = report.root_causes.get(index)
     out["causedBy"] = None
     if cause is not None:
@@ -138,7 +155,7 @@ def report_json(report: Report) -> dict[str, Any]:
     return {
         "schemaVersion": SCHEMA_VERSION,
         "egdoctor": __version__,
-        "source": source_json(src.mode, src.server, src.context, src.files),
+        "source": source_json(src.mode, src.server, src.context, src.files, src.bundle, src.recorded_at),
         "scope": scope_json(snap.namespaces),
         "gateways": [
             {**gateway_json(gv), **gateway_probe_json(report.probes, gv)} for gv in report.gateways()
@@ -148,6 +165,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "skippedChecks": dict(report.diagnosis.skipped),
         **probe_json(report.probes),
         **dict(report.extra),
+        **({"whatIf": what_if_json(report.what_if)} if report.what_if is not None else {}),
         "suppressed": [suppressed_json(s) for s in report.suppressed],
         "summary": summary_json(
             report.counts,

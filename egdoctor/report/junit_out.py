@@ -36,6 +36,12 @@ def _finding_block(f: Mapping[str, Any]) -> str:
     cause = f.get("causedBy")
     if cause:
         lines.append(f"  caused by {cause['code']}")
+    if f.get("fix"):
+        lines.append(f"  command: {_text(f['fix']['command'])}")
+    if f.get("recordedAt"):
+        lines.append(
+            f"  recorded evidence: probe result recorded at {_text(f['recordedAt'])}, read from a bundle"
+        )
     return "\n".join(lines)
 
 
@@ -82,6 +88,7 @@ def junit_tree(doc: Document) -> ET.Element:
             _testcase(suite, check, f"{others} passes {check}", [], fail_on)
         _count(suite)
     _suppressed_suite(root, data)
+    _what_if_suite(root, data)
     # the Jenkins/Ant shape has no `skipped` on <testsuites>: only the suites count them
     for attr in ("tests", "failures", "errors"):
         root.set(attr, str(sum(int(s.get(attr, "0")) for s in root)))
@@ -105,6 +112,26 @@ def _suppressed_suite(root: ET.Element, data: Mapping[str, Any]) -> None:
         name = f"{hidden} finding{'s' if hidden != 1 else ''} below --min-severity"
         case = ET.SubElement(suite, "testcase", classname="egdoctor.suppressed", name=name, time="0")
         ET.SubElement(case, "skipped", message="not shown (--min-severity); still counted by --fail-on")
+    _count(suite)
+
+
+def _what_if_suite(root: ET.Element, data: Mapping[str, Any]) -> None:
+    """--with-file: one testcase per finding the change would bring (failing at or above --fail-on) and
+    one passing testcase per finding it would end."""
+    what = data.get("whatIf")
+    if not what:
+        return
+    fail_on = data["summary"]["failOn"]
+    suite = ET.SubElement(root, "testsuite", name="egdoctor.what-if")
+    for f in what["appear"]:
+        _testcase(suite, "what-if", f"would appear: {f['code']} {finding_object_name(f)}", [f], fail_on)
+    for f in what["goAway"]:
+        case = _testcase(
+            suite, "what-if", f"would go away: {f['code']} {finding_object_name(f)}", [], fail_on
+        )
+        ET.SubElement(case, "system-out").text = _finding_block(f)
+    if not what["appear"] and not what["goAway"]:
+        _testcase(suite, "what-if", "the change brings no finding and ends none", [], fail_on)
     _count(suite)
 
 

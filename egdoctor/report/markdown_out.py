@@ -47,6 +47,9 @@ def _scope(data: Mapping[str, Any]) -> str:
 
 def _source(data: Mapping[str, Any]) -> str:
     src = data["source"]
+    if src["mode"] == "bundle":
+        context = md(src.get("context") or "?")
+        return f"bundle {md(src['bundle'])} recorded {md(src['recordedAt'])} from context {context}"
     if src["mode"] == "files":
         return f"files ({len(src.get('files') or [])})"
     return f"context {md(src.get('context') or '?')} · {md(src.get('server') or '?')}"
@@ -118,6 +121,21 @@ def _finding_lines(f: Mapping[str, Any]) -> list[str]:
         "",
         f"**Fix:** {md(f['hint'], MESSAGE_LIMIT)}",
     ]
+    fix = f.get("fix")
+    if fix:
+        lines += [
+            "",
+            f"**Command** ({md(fix['description'], MESSAGE_LIMIT)}):",
+            "",
+            "```sh",
+            _fenced(fix["command"]),
+            "```",
+        ]
+    if f.get("recordedAt"):
+        lines += [
+            "",
+            f"_Recorded evidence: probe result recorded at {md(f['recordedAt'])}, read from the bundle._",
+        ]
     cause = f.get("causedBy")
     if cause:
         obj = cause.get("object")
@@ -163,8 +181,38 @@ def _suppressed(data: Mapping[str, Any]) -> list[str]:
 
 def markdown_lines(doc: Document) -> list[str]:
     data = doc.data
-    return [*_header(doc), *_gateway_rows(data), *_findings(data), *_suppressed(data), *_skipped(data)]
+    return [
+        *_header(doc),
+        *_what_if(data),
+        *_gateway_rows(data),
+        *_findings(data),
+        *_suppressed(data),
+        *_skipped(data),
+    ]
+
+
+def _what_if(data: Mapping[str, Any]) -> list[str]:
+    what = data.get("whatIf")
+    if not what:
+        return []
+    from egdoctor.report.what_if_view import finding_line, summary
+
+    lines = ["", "## What would change", "", md(summary(what), MESSAGE_LIMIT), ""]
+    for c in what["objects"]:
+        where = f"{c['namespace']}/{c['name']}" if c["namespace"] else c["name"]
+        lines.append(f"- {c['change']} {md(c['kind'])} {md(where)}")
+    lines.append("")
+    lines += [f"- **would appear:** {md(finding_line(f), MESSAGE_LIMIT)}" for f in what["appear"]]
+    lines += [f"- **would go away:** {md(finding_line(f), MESSAGE_LIMIT)}" for f in what["goAway"]]
+    if what["notReconciledYet"]:
+        lines.append(f"- expected until applied (no status yet): {len(what['notReconciledYet'])}")
+    return lines
 
 
 def render_markdown(doc: Document, out: TextIO | None = None) -> None:
     (out or sys.stdout).write("\n".join(markdown_lines(doc)) + "\n")
+
+
+def _fenced(text: str) -> str:
+    """A command inside a ``` fence: a line of backticks in it cannot close the fence early."""
+    return text.replace("```", "`\u200b``")

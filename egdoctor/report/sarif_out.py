@@ -66,6 +66,10 @@ def _result(f: Mapping[str, Any], rule_index: int) -> dict[str, Any]:
         result["properties"]["gateway"] = f["gateway"]
     if f.get("causedBy"):
         result["properties"]["causedBy"] = f["causedBy"]
+    if f.get("fix"):
+        result["properties"]["fix"] = f["fix"]  # a kubectl command, not a file edit: not a SARIF `fixes`
+    if f.get("recordedAt"):
+        result["properties"]["recordedAt"] = f["recordedAt"]  # a bundle's probe result, not sent by this run
     return result
 
 
@@ -113,7 +117,12 @@ def sarif_document(doc: Document) -> dict[str, Any]:
                 ],
                 "results": [_result(f, index[f["code"]]) for f in data["findings"]]
                 + [_suppressed_result(s, index[s["code"]]) for s in suppressed],
-                "properties": {"verdict": doc.verdict, "scope": data["scope"], "summary": summary},
+                "properties": {
+                    "verdict": doc.verdict,
+                    "scope": data["scope"],
+                    "summary": summary,
+                    **({"whatIf": data["whatIf"]} if data.get("whatIf") else {}),
+                },
             }
         ],
     }

@@ -76,7 +76,10 @@ def report_lines(report: Report, show_all: bool = False) -> list[Line]:
     snap = report.diagnosis.snapshot
     layout = build_layout(report)
     compact = is_compact(layout, show_all)
-    if snap.source.mode == "cluster":
+    if snap.source.bundle:
+        src = snap.source
+        head = f"Bundle {t(src.bundle)} · recorded {t(src.recorded_at)} · context {t(src.context)}"
+    elif snap.source.mode == "cluster":
         head = f"Context {t(snap.source.context)} · {t(snap.source.server)}"
     else:
         head = f"Offline: {plural(len(snap.source.files), 'file')}"
@@ -98,6 +101,7 @@ def report_lines(report: Report, show_all: bool = False) -> list[Line]:
         lines += [Line(""), Line("[bold]Other findings[/]")]
         for placed in layout.other:
             lines.extend(_placed_lines(placed, 2, with_subject=True))
+    lines.extend(_what_if_lines(report))
     lines.append(Line(""))
     closing = footer(report)
     style = _STYLE["bad" if report.counts["error"] else "warn" if report.counts["warning"] else "ok"]
@@ -234,3 +238,29 @@ def _route_state(status: object) -> str:
         if c is not None:
             parts.append(ctype if c.get("status") == "True" else f"{ctype}=False ({t(c.get('reason'))})")
     return ", ".join(parts)
+
+
+def _what_if_lines(report: Report) -> list[Line]:
+    """--with-file: what laying the manifests over the cluster would change."""
+    if report.what_if is None:
+        return []
+    from egdoctor.report.what_if_view import finding_line, summary, what_if_json
+
+    data = what_if_json(report.what_if)
+    lines = [Line(""), Line(f"[bold]What if[/] {t(summary(data), MESSAGE_LIMIT)}")]
+    for c in data["objects"]:
+        where = f"{c['namespace']}/{c['name']}" if c["namespace"] else c["name"]
+        lines.append(Line(f"[dim]{c['change']}[/] {t(c['kind'])} {t(where)}", 2))
+    for f in data["appear"]:
+        lines.append(Line(f"[red]+ would appear[/] {t(finding_line(f), MESSAGE_LIMIT)}", 2, hang=4))
+    for f in data["goAway"]:
+        lines.append(Line(f"[green]- would go away[/] {t(finding_line(f), MESSAGE_LIMIT)}", 2, hang=4))
+    if data["notReconciledYet"]:
+        lines.append(
+            Line(
+                f"[dim]{len(data['notReconciledYet'])} expected until applied: Envoy Gateway has not written "
+                "a status for the changed objects yet[/]",
+                2,
+            )
+        )
+    return lines

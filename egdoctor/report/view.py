@@ -13,6 +13,7 @@ from egdoctor.findings.suppress import Suppressed
 from egdoctor.model.topology import GatewayView, ListenerView
 from egdoctor.probes.model import ProbeReport
 from egdoctor.report.causes import root_causes
+from egdoctor.what_if import WhatIf
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Report:
     # below --min-severity: not shown, but still counted toward the exit code (that is --fail-on's job)
     hidden: tuple[Finding, ...] = ()
     allow_incomplete: bool = False  # --allow-incomplete: judge a partial read on what it found
+    what_if: WhatIf | None = None  # --with-file: what laying the manifests over the cluster would change
 
     @cached_property
     def root_causes(self) -> Mapping[int, int]:

@@ -399,6 +399,15 @@ class ClusterReader:
         source = Source("cluster", server=self.conn.server, context=self.conn.context)
         return assemble(raw, namespaces, source, self.problems, fetched=inputs, listed=set(data))
 
+    def server_version(self) -> str | None:
+        """The API server's gitVersion (a support bundle's manifest names it), or None."""
+        try:
+            resp = self._get("/version")
+        except ClusterUnavailable:
+            return None
+        version = resp.body.get("gitVersion") if not resp.failed and isinstance(resp.body, Mapping) else None
+        return version[:64] if isinstance(version, str) else None
+
     def read_secrets(
         self,
         gateways: list[Mapping[str, Any]],

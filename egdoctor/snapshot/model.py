@@ -34,6 +34,10 @@ class Source:
     server: str = ""
     context: str = ""
     files: tuple[str, ...] = ()
+    # read back from a support bundle: its path and when it was recorded (mode stays "cluster", so the
+    # checks judge the recorded objects exactly as they judged them live)
+    bundle: str = ""
+    recorded_at: str = ""
 
 
 @dataclass(frozen=True)

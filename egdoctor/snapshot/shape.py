@@ -155,7 +155,8 @@ def sanitize_secret(raw: Mapping[str, Any]) -> dict[str, Any]:
         },
         "type": raw.get("type"),
         # which keys exist (never their values) lets checks tell an empty Secret from a wrong one
-        "dataKeys": sorted(str(k) for k in data),
+        # a Secret read back from a support bundle was sanitised already: its recorded key names stay
+        "dataKeys": sorted({str(k) for k in data} | _recorded_keys(raw.get("dataKeys"))),
     }
     kept["metadata"]["annotations"] = {
         k: v for k, v in annotations.items() if str(k).startswith(_KEPT_SECRET_ANNOTATION_PREFIXES)
@@ -163,3 +164,9 @@ def sanitize_secret(raw: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(data.get("tls.crt"), str):
         kept["data"] = {"tls.crt": data["tls.crt"]}
     return kept
+
+
+def _recorded_keys(value: Any) -> set[str]:
+    if not isinstance(value, list):
+        return set()
+    return {k for k in value if isinstance(k, str)}
