@@ -1,0 +1,312 @@
+"""A real cluster for a scenario: etcd, kube-apiserver, Envoy Gateway's controller, and the lab as the
+kubelet, the cloud controller and the backends (see docs/lab.md, "The real cluster").
+
+Start order is a cluster's: control plane, CRDs, RBAC, EG's certgen and controller, node and cloud
+controller, then the scenario's objects through the API; the controllers write every status.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from egdoctor_lab.certs import CertificateFactory, fill_certificates
+from egdoctor_lab.datapath.echo import EchoServer
+from egdoctor_lab.eg.build import cache_root, envoy_binary
+from egdoctor_lab.eg.releases import EgRelease
+from egdoctor_lab.scenario import Scenario
+
+from . import podnet
+from .build import KUBERNETES_VERSION, envoy_gateway_binary, kube_binaries
+from .cloud import LabCloudController
+from .controlplane import ControlPlane, Identity
+from .crds import crd_documents, gateway_api_version
+from .egcontroller import NAMESPACE, certgen, controller_process, mount_secret
+from .kubeapi import KubeClient
+from .kubelet import LabKubelet
+from .objects import applied_objects, backend_listeners
+from .rbac import EG_USER, SUPPORT_USER, TENANT_USER, rbac_objects
+
+PROGRAMMED_TIMEOUT = 90.0
+
+
+class RealClusterError(RuntimeError):
+    pass
+
+
+def kubectl_apply(kubeconfig: Path, documents: list[dict[str, Any]] | str, log: Path) -> None:
+    text = documents if isinstance(documents, str) else yaml.safe_dump_all(documents, sort_keys=False)
+    proc = subprocess.run(
+        [
+            "kubectl",
+            "--kubeconfig",
+            str(kubeconfig),
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            "-",
+        ],
+        input=text,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    with log.open("a") as out:
+        out.write(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        raise RealClusterError(f"kubectl apply failed: {proc.stderr.strip()[-800:]}")
+
+
+class RealCluster:
+    def __init__(self, scenario: Scenario, state_dir: Path, rel: EgRelease) -> None:
+        self.scenario = scenario
+        self.state_dir = state_dir
+        self.rel = rel
+        self.directory = state_dir / "real"
+        self.control = ControlPlane(self.directory / "control-plane")
+        self.kubelet: LabKubelet | None = None
+        self.cloud: LabCloudController | None = None
+        self.eg = None
+        self._echoes: list[EchoServer] = []
+        self._lock: Any = None
+        self.timings: dict[str, float] = {}
+        self.tenant_namespace = str((scenario.settings.get("context") or {}).get("namespace") or "default")
+
+    def __enter__(self) -> RealCluster:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _mark(self, what: str, since: float) -> None:
+        self.timings[what] = round(time.monotonic() - since, 2)
+
+    def start(self) -> None:
+        # EG's xDS server binds 0.0.0.0:18000 and pods use fixed network names: one real cluster per machine.
+        lock_path = cache_root() / "real" / "running.lock"
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = open(lock_path, "w")  # noqa: SIM115 - held until stop()
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise RealClusterError("another real-cluster lab runs on this machine (one at a time)") from None
+        problem = podnet.available()
+        if problem:
+            raise RealClusterError(problem)
+        podnet.clean_leftovers()
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
+        t0 = time.monotonic()
+        binaries = kube_binaries()
+        eg_binary = envoy_gateway_binary(self.rel)
+        envoy = envoy_binary(self.rel)
+        self._mark("builds", t0)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        t = time.monotonic()
+        self.control.start(binaries)
+        self._mark("control plane ready", t)
+        admin = self.control.identities["admin"]
+        eg_identity = self.control.add_cert_identity("envoy-gateway", EG_USER)
+        self.control.add_cert_identity("tenant", TENANT_USER)
+        self.control.add_cert_identity("support", SUPPORT_USER)
+        log = self.directory / "apply.log"
+
+        t = time.monotonic()
+        gwapi = gateway_api_version(self.rel.version)
+        self.crd_sources = []
+        for source, text in crd_documents(self.rel.version, gwapi):
+            kubectl_apply(admin.kubeconfig, text, log)
+            self.crd_sources.append(source)
+        self._kubectl(admin, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+        self._mark("CRDs established", t)
+
+        namespaces = [o for o in self.scenario.objects if o.get("kind") == "Namespace"]
+        names = {(o.get("metadata") or {}).get("name") for o in namespaces}
+        extra = [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}}
+            for n in (NAMESPACE, self.tenant_namespace)
+            if n not in names
+        ]
+        kubectl_apply(admin.kubeconfig, applied_objects(namespaces) + extra, log)
+        kubectl_apply(admin.kubeconfig, rbac_objects(self.tenant_namespace), log)
+
+        t = time.monotonic()
+        assert admin.cert is not None
+        client = KubeClient(self.control.url, str(self.control.pki.ca), admin.cert)
+        certgen(eg_binary, eg_identity.kubeconfig, self.directory / "certgen.log")
+        certs = mount_secret(client, self.directory / "envoy-gateway-certs")
+        self.eg = controller_process(eg_binary, eg_identity.kubeconfig, self.directory, certs)
+        self.eg.start()
+        self._mark("EG controller started", t)
+
+        self.kubelet = LabKubelet(client, self.directory / "kubelet", envoy, self.control.pki)
+        self.kubelet.start()
+        self.kubelet.static_logs[f"{NAMESPACE}/envoy-gateway/envoy-gateway"] = self.eg.log_path
+        self._controller_pod(client)
+        self.cloud = LabCloudController(client, self.directory / "cloud")
+        self.cloud.start()
+        backends = backend_listeners(self.scenario.objects)
+        podnet.add_backend_addresses(sorted({a for a, _ in backends}))
+        for address, port in backends:
+            echo = EchoServer(address, port)
+            echo.start()
+            self._echoes.append(echo)
+
+        t = time.monotonic()
+        objects = [dict(o) for o in self.scenario.objects if o.get("kind") != "Namespace"]
+        fill_certificates(objects, CertificateFactory())
+        kubectl_apply(admin.kubeconfig, applied_objects(objects), log)
+        self._mark("scenario applied", t)
+        t = time.monotonic()
+        self.wait_programmed(client, PROGRAMMED_TIMEOUT)
+        self._mark("Gateways Programmed", t)
+        self._mark("total", t0)
+
+    def _controller_pod(self, client: KubeClient) -> None:
+        """The EG controller runs as the lab's process; the kubelet reports it as the chart's Pod."""
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": "envoy-gateway",
+                "namespace": NAMESPACE,
+                "labels": {"control-plane": "envoy-gateway", "app.kubernetes.io/name": "gateway-helm"},
+            },
+            "spec": {
+                "nodeName": "lab-node",
+                "automountServiceAccountToken": False,
+                "containers": [
+                    {
+                        "name": "envoy-gateway",
+                        "image": f"docker.io/envoyproxy/gateway:{self.rel.version}",
+                        "args": ["server", "--config-path=/config/envoy-gateway.yaml"],
+                    }
+                ],
+            },
+        }
+        client.request("POST", f"/api/v1/namespaces/{NAMESPACE}/pods", pod)
+        started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        status = {
+            "phase": "Running",
+            "hostIP": "127.0.0.1",
+            "podIP": "127.0.0.1",
+            "startTime": started,
+            "conditions": [
+                {"type": t, "status": "True", "lastTransitionTime": started}
+                for t in ("PodScheduled", "Initialized", "ContainersReady", "Ready")
+            ],
+            "containerStatuses": [
+                {
+                    "name": "envoy-gateway",
+                    "ready": True,
+                    "started": True,
+                    "restartCount": 0,
+                    "image": f"docker.io/envoyproxy/gateway:{self.rel.version}",
+                    "imageID": "",
+                    "state": {"running": {"startedAt": started}},
+                }
+            ],
+        }
+        client.merge_patch(f"/api/v1/namespaces/{NAMESPACE}/pods/envoy-gateway/status", {"status": status})
+
+    def wait_programmed(self, client: KubeClient, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            gateways = client.items("/apis/gateway.networking.k8s.io/v1/gateways")
+            if gateways and all(
+                any(
+                    c.get("type") == "Programmed" and c.get("status") == "True"
+                    for c in (g.get("status") or {}).get("conditions") or []
+                )
+                for g in gateways
+            ):
+                return True
+            if self.eg is not None and not self.eg.alive():
+                raise RealClusterError(f"the EG controller exited:\n{self.eg.log_tail()}")
+            time.sleep(0.5)
+        return False
+
+    def _kubectl(self, identity: Identity, *args: str) -> str:
+        proc = subprocess.run(
+            ["kubectl", "--kubeconfig", str(identity.kubeconfig), *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        if proc.returncode != 0:
+            raise RealClusterError(f"kubectl {' '.join(args)} failed: {proc.stderr.strip()}")
+        return proc.stdout
+
+    def versions(self) -> dict[str, str]:
+        out = {
+            "kube-apiserver": KUBERNETES_VERSION,
+            "envoy-gateway": self.rel.version,
+            "envoy": self.rel.envoy,
+        }
+        with contextlib.suppress(Exception):
+            out["kube-apiserver"] = json.loads(
+                self._kubectl(self.control.identities["admin"], "version", "-o", "json")
+            )["serverVersion"]["gitVersion"]
+        out["etcd"] = "v3.6.8"
+        out["gateway-api"] = gateway_api_version(self.rel.version)
+        return out
+
+    def info(self) -> dict[str, Any]:
+        gateways: dict[str, Any] = {}
+        if self.cloud is not None:
+            for lb in self.cloud.balancers:
+                gateways[lb.key] = {
+                    "lb": lb.vip,
+                    "ports": [p for p, _ in lb.ports],
+                    "members": list(lb.members),
+                }
+        return {
+            "cluster": "real",
+            "kubeconfig": str(self.control.identities["admin"].kubeconfig),
+            "kubeconfigs": {name: str(i.kubeconfig) for name, i in self.control.identities.items()},
+            "url": self.control.url,
+            "caFile": str(self.control.pki.ca),
+            "scenario": self.scenario.name,
+            "eg": self.rel.version,
+            "versions": self.versions(),
+            "loadBalancers": gateways,
+            "gateways": {},
+            "dns": None,
+            "timings": self.timings,
+            "crds": getattr(self, "crd_sources", []),
+        }
+
+    def stop(self) -> None:
+        for part in (self.cloud, self.kubelet):
+            if part is not None:
+                with contextlib.suppress(Exception):
+                    part.stop()
+        if self.eg is not None:
+            self.eg.stop(grace=10.0)
+        for echo in self._echoes:
+            with contextlib.suppress(Exception):
+                echo.stop()
+        self._echoes.clear()
+        self.control.stop()
+        podnet.clean_leftovers()
+        if self._lock is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._lock, fcntl.LOCK_UN)
+                self._lock.close()
+            self._lock = None
