@@ -30,20 +30,20 @@ def expand(arg: str, env: Mapping[str, str]) -> str:
     return _VAR.sub(lambda m: env.get(m.group(1), m.group(0)), arg)
 
 
-def _walk(node: Any, change: Callable[[str], str]) -> Any:
+def _walk(node: Any, change: Callable[[str, str], str], key: str = "") -> Any:
     if isinstance(node, dict):
-        return {key: _walk(value, change) for key, value in node.items()}
+        return {k: _walk(value, change, str(k)) for k, value in node.items()}
     if isinstance(node, list):
-        return [_walk(value, change) for value in node]
+        return [_walk(value, change, key) for value in node]
     if isinstance(node, str):
-        return change(node)
+        return change(key, node)
     return node
 
 
-def _path_changer(mounts: Mapping[str, str]) -> Callable[[str], str]:
+def _path_changer(mounts: Mapping[str, str]) -> Callable[[str, str], str]:
     ordered = sorted(mounts.items(), key=lambda item: -len(item[0]))
 
-    def change(value: str) -> str:
+    def change(key: str, value: str) -> str:
         for mount_path, host_dir in ordered:
             prefix = mount_path.rstrip("/") + "/"
             if value.startswith(prefix):
@@ -59,10 +59,10 @@ def rewrite_bootstrap(text: str, xds_host: str, xds_address: str, mounts: Mappin
     paths = _path_changer(mounts)
     host = xds_host.rstrip(".")
 
-    def change(value: str) -> str:
-        if value.rstrip(".") == host:
+    def change(key: str, value: str) -> str:
+        if key == "address" and value.rstrip(".") == host:  # a socket_address, not a name that matches
             return xds_address
-        return paths(value)
+        return paths(key, value)
 
     return yaml.safe_dump(_walk(bootstrap, change), sort_keys=False)
 

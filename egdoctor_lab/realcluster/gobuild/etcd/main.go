@@ -35,6 +35,7 @@ func main() {
 		os.Exit(2)
 	}
 	cfg := embed.NewConfig()
+	cfg.Name = "lab"
 	cfg.Dir = *dataDir
 	cfg.ListenClientUrls = []url.URL{*clientURL}
 	cfg.AdvertiseClientUrls = []url.URL{*clientURL}
