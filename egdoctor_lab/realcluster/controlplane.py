@@ -56,7 +56,9 @@ class ControlPlane:
     identities: dict[str, Identity] = field(default_factory=dict)
     _procs: list[ManagedProcess] = field(default_factory=list)
 
-    def start(self, binaries: dict[str, Path]) -> None:
+    def start(self, binaries: dict[str, Path], pod_facing: tuple[str, ...] = ()) -> None:
+        """``pod_facing``: host addresses pods reach the API server at (it listens on all addresses, as
+        an API server does, and its certificate names them)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         self.pki = ClusterPki(self.directory / "pki")
         pids = self.directory / "pids.json"
@@ -84,7 +86,14 @@ class ControlPlane:
         serving = self.pki.issue(
             "apiserver",
             "kube-apiserver",
-            hosts=(self.host, "localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"),
+            hosts=(
+                self.host,
+                *pod_facing,
+                "localhost",
+                "kubernetes",
+                "kubernetes.default",
+                "kubernetes.default.svc",
+            ),
             server=True,
         )
         to_kubelet = self.pki.issue(
@@ -101,7 +110,7 @@ class ControlPlane:
             [
                 str(binaries["kube-apiserver"]),
                 f"--etcd-servers={etcd_url}",
-                f"--bind-address={self.host}",
+                "--bind-address=0.0.0.0",
                 f"--advertise-address={self.host}",
                 f"--secure-port={port}",
                 f"--tls-cert-file={serving.cert}",
@@ -134,10 +143,13 @@ class ControlPlane:
         self._wait_ready(apiserver, admin)
         self.identities["support-token"] = self._write_token_kubeconfig("support-token", support_token)
 
-    def add_cert_identity(self, name: str, user: str, groups: tuple[str, ...] = ()) -> Identity:
+    def add_cert_identity(
+        self, name: str, user: str, groups: tuple[str, ...] = (), server: str | None = None
+    ) -> Identity:
         pair = self.pki.issue(f"user-{name}", user, groups)
         identity = Identity(name, self.directory / f"kubeconfig-{name}", cert=pair)
-        self._write_kubeconfig(identity, {"client-certificate": str(pair.cert), "client-key": str(pair.key)})
+        user_entry = {"client-certificate": str(pair.cert), "client-key": str(pair.key)}
+        self._write_kubeconfig(identity, user_entry, server)
         self.identities[name] = identity
         return identity
 
@@ -146,14 +158,14 @@ class ControlPlane:
         self._write_kubeconfig(identity, {"token": token})
         return identity
 
-    def _write_kubeconfig(self, identity: Identity, user: dict[str, str]) -> None:
+    def _write_kubeconfig(self, identity: Identity, user: dict[str, str], server: str | None = None) -> None:
         config = {
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [
                 {
                     "name": "lab-real",
-                    "cluster": {"server": self.url, "certificate-authority": str(self.pki.ca)},
+                    "cluster": {"server": server or self.url, "certificate-authority": str(self.pki.ca)},
                 }
             ],
             "users": [{"name": identity.name, "user": user}],

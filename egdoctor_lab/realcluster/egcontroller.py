@@ -21,9 +21,11 @@ import yaml
 from egdoctor_lab.datapath.procs import ManagedProcess
 
 from .kubeapi import KubeClient
+from .podnet import PodNetwork
 
 NAMESPACE = "envoy-gateway-system"
 CONTROLLER_NAME = "gateway.envoyproxy.io/gatewayclass-controller"
+XDS_PORT = 18000
 MOUNT_POINT = Path("/certs")
 
 
@@ -69,7 +71,11 @@ def mount_secret(client: KubeClient, directory: Path) -> Path:
     return directory
 
 
-def controller_process(binary: Path, kubeconfig: Path, directory: Path, certs: Path) -> ManagedProcess:
+def controller_process(
+    binary: Path, kubeconfig: Path, directory: Path, certs: Path, net: PodNetwork
+) -> ManagedProcess:
+    """The controller in its own pod network namespace: it listens on :8080, :8081, :18000, :18002 and
+    :19001 of every address, which on the host would collide with the backends and other programs."""
     if not MOUNT_POINT.is_dir():
         try:
             MOUNT_POINT.mkdir()
@@ -81,6 +87,7 @@ def controller_process(binary: Path, kubeconfig: Path, directory: Path, certs: P
     config.write_text(yaml.safe_dump(envoy_gateway_config(), sort_keys=False))
     script = f'mount --bind "$1" {MOUNT_POINT} && exec "$2" server --config-path "$3"'
     argv = [
+        *("ip", "netns", "exec", net.netns),
         "unshare",
         "--mount",
         "--propagation",
@@ -97,3 +104,21 @@ def controller_process(binary: Path, kubeconfig: Path, directory: Path, certs: P
     return ManagedProcess(
         "envoy-gateway", argv, directory / "envoy-gateway.log", directory / "pids.json", env
     )
+
+
+def xds_service() -> dict[str, object]:
+    """The chart's ``envoy-gateway`` Service (``templates/envoy-gateway-service.yaml``), its xDS port."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "envoy-gateway",
+            "namespace": NAMESPACE,
+            "labels": {"control-plane": "envoy-gateway"},
+        },
+        "spec": {
+            "type": "ClusterIP",
+            "selector": {"control-plane": "envoy-gateway"},
+            "ports": [{"name": "grpc", "port": XDS_PORT, "targetPort": XDS_PORT, "protocol": "TCP"}],
+        },
+    }

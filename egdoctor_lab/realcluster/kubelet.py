@@ -68,14 +68,16 @@ def _template_hash(template: dict[str, Any]) -> str:
 
 
 class LabKubelet:
-    def __init__(self, client: KubeClient, directory: Path, envoy: Path, pki: ClusterPki) -> None:
+    def __init__(
+        self, client: KubeClient, directory: Path, envoy: Path, pki: ClusterPki, first_net: int = 1
+    ) -> None:
         self.client = client
         self.directory = directory
         self.envoy = envoy
         self.pki = pki
         self.pods: dict[str, RunningPod] = {}
         self.static_logs: dict[str, Path] = {}  # "ns/pod/container" -> log file, for pods the lab runs itself
-        self._next_net = 0
+        self._next_net = first_net
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._server: http.server.ThreadingHTTPServer | None = None
@@ -87,6 +89,7 @@ class LabKubelet:
         self.directory.mkdir(parents=True, exist_ok=True)
         self._serve_logs()
         self._register_node()
+        self.default_service_accounts()
         self._thread = threading.Thread(target=self._loop, name="lab-kubelet", daemon=True)
         self._thread.start()
 
@@ -207,7 +210,26 @@ class LabKubelet:
                     self.errors.append(message)
                     (self.directory / "errors.log").open("a").write(f"{now()} {message}\n")
 
+    def default_service_accounts(self) -> None:
+        """The controller manager's serviceaccounts-controller: a ``default`` ServiceAccount per namespace
+        (ServiceAccount admission refuses Pods whose account does not exist)."""
+        have = {
+            (s["metadata"]["namespace"])
+            for s in self.client.items("/api/v1/serviceaccounts?fieldSelector=metadata.name=default")
+        }
+        for ns in self.client.items("/api/v1/namespaces"):
+            name = ns["metadata"]["name"]
+            if name not in have and not ns["metadata"].get("deletionTimestamp"):
+                account = {
+                    "apiVersion": "v1",
+                    "kind": "ServiceAccount",
+                    "metadata": {"name": "default", "namespace": name},
+                }
+                with contextlib.suppress(ApiError):
+                    self.client.request("POST", f"/api/v1/namespaces/{name}/serviceaccounts", account)
+
     def reconcile(self) -> None:
+        self.default_service_accounts()
         deployments = self.client.items(f"/apis/apps/v1/deployments?labelSelector={MANAGED_BY}")
         wanted: set[str] = set()
         for deployment in deployments:
@@ -316,7 +338,8 @@ class LabKubelet:
             args = [expand(a, env) for a in container.get("args") or []]
             if "--config-yaml" in args:
                 i = args.index("--config-yaml") + 1
-                args[i] = rewrite_bootstrap(args[i], _xds_host(args[i]), pod.net.host_ip, mounts)
+                host = _xds_host(args[i])
+                args[i] = rewrite_bootstrap(args[i], host, self.cluster_dns(host), mounts)
             argv = podnet.netns_argv(pod.net, [str(self.envoy), *args])
             proc = ManagedProcess(
                 f"{pod.name}/{container['name']}",
@@ -329,6 +352,14 @@ class LabKubelet:
             probe = (container.get("readinessProbe") or {}).get("httpGet")
             if probe:
                 pod.readiness = (probe.get("path", "/"), int(probe["port"]))
+
+    def cluster_dns(self, name: str) -> str:
+        """What cluster DNS answers for a Service name (``<svc>.<ns>.svc.<domain>``): its ClusterIP."""
+        labels = name.rstrip(".").split(".")
+        if len(labels) < 3 or labels[2] != "svc":
+            raise ValueError(f"{name} is not a Service name the lab can resolve")
+        service = self.client.get(f"/api/v1/namespaces/{labels[1]}/services/{labels[0]}")
+        return str(service["spec"]["clusterIP"])
 
     @staticmethod
     def _env(container: dict[str, Any], pod: dict[str, Any]) -> dict[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -28,11 +29,12 @@ from .build import KUBERNETES_VERSION, envoy_gateway_binary, kube_binaries
 from .cloud import LabCloudController
 from .controlplane import ControlPlane, Identity
 from .crds import crd_documents, gateway_api_version
-from .egcontroller import NAMESPACE, certgen, controller_process, mount_secret
+from .egcontroller import NAMESPACE, XDS_PORT, certgen, controller_process, mount_secret, xds_service
 from .kubeapi import KubeClient
 from .kubelet import LabKubelet
 from .objects import applied_objects, backend_listeners
 from .rbac import EG_USER, SUPPORT_USER, TENANT_USER, rbac_objects
+from .serviceproxy import ServiceRelay
 
 PROGRAMMED_TIMEOUT = 90.0
 
@@ -75,7 +77,9 @@ class RealCluster:
         self.control = ControlPlane(self.directory / "control-plane")
         self.kubelet: LabKubelet | None = None
         self.cloud: LabCloudController | None = None
-        self.eg = None
+        self.eg: Any = None
+        self.relay: ServiceRelay | None = None
+        self.eg_net: podnet.PodNetwork | None = None
         self._echoes: list[EchoServer] = []
         self._lock: Any = None
         self.timings: dict[str, float] = {}
@@ -116,12 +120,17 @@ class RealCluster:
         eg_binary = envoy_gateway_binary(self.rel)
         envoy = envoy_binary(self.rel)
         self._mark("builds", t0)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self.directory, ignore_errors=True)  # a fresh cluster: etcd's data and the PKI too
+        self.directory.mkdir(parents=True)
         t = time.monotonic()
-        self.control.start(binaries)
+        self.eg_net = podnet.create_pod(0)  # the EG controller's pod; the kubelet numbers Envoy pods from 1
+        self.control.start(binaries, pod_facing=(self.eg_net.host_ip,))
         self._mark("control plane ready", t)
         admin = self.control.identities["admin"]
-        eg_identity = self.control.add_cert_identity("envoy-gateway", EG_USER)
+        port = self.control.url.rsplit(":", 1)[1]
+        eg_identity = self.control.add_cert_identity(
+            "envoy-gateway", EG_USER, server=f"https://{self.eg_net.host_ip}:{port}"
+        )
         self.control.add_cert_identity("tenant", TENANT_USER)
         self.control.add_cert_identity("support", SUPPORT_USER)
         log = self.directory / "apply.log"
@@ -150,8 +159,15 @@ class RealCluster:
         client = KubeClient(self.control.url, str(self.control.pki.ca), admin.cert)
         certgen(eg_binary, eg_identity.kubeconfig, self.directory / "certgen.log")
         certs = mount_secret(client, self.directory / "envoy-gateway-certs")
-        self.eg = controller_process(eg_binary, eg_identity.kubeconfig, self.directory, certs)
+        self.eg = controller_process(eg_binary, eg_identity.kubeconfig, self.directory, certs, self.eg_net)
         self.eg.start()
+        service = client.apply(
+            f"/api/v1/namespaces/{NAMESPACE}/services/envoy-gateway", xds_service(), "lab-helm"
+        )
+        cluster_ip = str(service["spec"]["clusterIP"])
+        podnet.add_host_addresses([cluster_ip])
+        self.relay = ServiceRelay((cluster_ip, XDS_PORT), (self.eg_net.pod_ip, XDS_PORT))
+        self.relay.start()
         self._mark("EG controller started", t)
 
         self.kubelet = LabKubelet(client, self.directory / "kubelet", envoy, self.control.pki)
@@ -161,7 +177,7 @@ class RealCluster:
         self.cloud = LabCloudController(client, self.directory / "cloud")
         self.cloud.start()
         backends = backend_listeners(self.scenario.objects)
-        podnet.add_backend_addresses(sorted({a for a, _ in backends}))
+        podnet.add_host_addresses(sorted({a for a, _ in backends}))
         for address, port in backends:
             echo = EchoServer(address, port)
             echo.start()
@@ -204,7 +220,7 @@ class RealCluster:
         status = {
             "phase": "Running",
             "hostIP": "127.0.0.1",
-            "podIP": "127.0.0.1",
+            "podIP": self.eg_net.pod_ip if self.eg_net else "",
             "startTime": started,
             "conditions": [
                 {"type": t, "status": "True", "lastTransitionTime": started}
@@ -299,6 +315,8 @@ class RealCluster:
                     part.stop()
         if self.eg is not None:
             self.eg.stop(grace=10.0)
+        if self.relay is not None:
+            self.relay.stop()
         for echo in self._echoes:
             with contextlib.suppress(Exception):
                 echo.stop()

@@ -5,7 +5,7 @@ and readiness servers on fixed ports; a kubelet runs each pod in its own network
 does too instead of rewriting those addresses. Each pod gets a veth pair: the host end
 ``10.250.N.1/30``, the pod end ``10.250.N.2/30`` (the Pod IP) with the default route through the host
 end, so the pod reaches the EG controller's xDS port and the backends on the host, and HAProxy reaches the
-pod. Backend "pods" (the scenario's EndpointSlice addresses) are addresses on one dummy interface, where
+pod. Backend "pods" (the scenario's EndpointSlice addresses) are addresses on one host link, where
 the echo backend listens.
 
 Everything is named with ``PREFIX`` so a crashed run's leftovers can be found and removed. One real
@@ -71,11 +71,15 @@ def delete_pod(net: PodNetwork) -> None:
     _ip("netns", "delete", net.netns, check=False)  # takes the veth pair with it
 
 
-def add_backend_addresses(addresses: list[str]) -> None:
+def add_host_addresses(addresses: list[str]) -> None:
+    """Addresses on the host where pods reach them: backend endpoints and Service ClusterIPs."""
     if not addresses:
         return
-    _ip("link", "add", BACKEND_LINK, "type", "dummy")
-    _ip("link", "set", BACKEND_LINK, "up")
+    if _ip("link", "show", BACKEND_LINK, check=False).strip() == "":
+        # A veth pair rather than a dummy link: not every kernel the lab runs on has the dummy module.
+        _ip("link", "add", BACKEND_LINK, "type", "veth", "peer", "name", f"{BACKEND_LINK}-p")
+        _ip("link", "set", BACKEND_LINK, "up")
+        _ip("link", "set", f"{BACKEND_LINK}-p", "up")
     for address in addresses:
         _ip("addr", "add", f"{address}/32", "dev", BACKEND_LINK)
 
