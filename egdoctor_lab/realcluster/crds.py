@@ -2,6 +2,8 @@
 
 * Gateway API: ``config/crd/standard/`` of ``sigs.k8s.io/gateway-api`` at the version Envoy Gateway's
   go.mod requires (v1.6.1 for EG v1.9.1);
+* cert-manager's, where the scenario uses cert-manager: ``deploy/crds/`` of
+  ``github.com/cert-manager/cert-manager`` (CRDs only: the lab runs no cert-manager controller);
 * Envoy Gateway's own: ``charts/gateway-crds-helm/templates/generated/`` of the EG module. Those files
   are Helm templates only by their first and last lines (``{{- if .Values.crds.envoyGateway.enabled }}``
   and ``{{- end }}``), which are dropped; anything else templated is refused rather than guessed.
@@ -15,6 +17,22 @@ import subprocess
 from pathlib import Path
 
 from egdoctor_lab.eg.build import find_go
+
+
+CERT_MANAGER_MODULE = "github.com/cert-manager/cert-manager"
+CERT_MANAGER_VERSION = "v1.21.2"  # the newest release the module proxy serves
+
+
+def uses_cert_manager(objects: list[dict[str, object]]) -> bool:
+    """Whether the scenario has cert-manager objects or Secrets cert-manager wrote."""
+    for obj in objects:
+        if str(obj.get("apiVersion", "")).split("/")[0].endswith("cert-manager.io"):
+            return True
+        meta = obj.get("metadata")
+        annotations = meta.get("annotations") if isinstance(meta, dict) else None
+        if isinstance(annotations, dict) and any(str(k).startswith("cert-manager.io/") for k in annotations):
+            return True
+    return False
 
 
 class CrdError(RuntimeError):
@@ -49,9 +67,14 @@ def _untemplated(path: Path) -> str:
     return "\n".join(kept) + "\n"
 
 
-def crd_documents(eg_version: str, gateway_api_version: str) -> list[tuple[str, str]]:
+def crd_documents(eg_version: str, gateway_api_version: str, cert_manager: bool) -> list[tuple[str, str]]:
     """``(source, YAML)`` for every CRD file, Gateway API first."""
     docs: list[tuple[str, str]] = []
+    if cert_manager:
+        cm = module_dir(CERT_MANAGER_MODULE, CERT_MANAGER_VERSION)
+        for path in sorted((cm / "deploy" / "crds").glob("*.yaml")):
+            source = f"{CERT_MANAGER_MODULE}@{CERT_MANAGER_VERSION}/{path.relative_to(cm)}"
+            docs.append((source, path.read_text()))
     gateway_api = module_dir("sigs.k8s.io/gateway-api", gateway_api_version)
     for path in sorted((gateway_api / "config" / "crd" / "standard").glob("*.yaml")):
         docs.append(

@@ -8,7 +8,8 @@ Pod and Deployment status. The Node it registers points the API server at the la
 which serves ``/containerLogs/...``, so ``kubectl logs`` (``pods/log``) reads Envoy's stdout and stderr
 through the API server, which authenticates to it with its kubelet client certificate.
 
-The shutdown-manager container is not run: it only serves Envoy's drain on pod termination.
+Both containers run: ``envoy`` and the ``shutdown-manager`` sidecar (``envoy-gateway envoy
+shutdown-manager``, the same EG binary as the controller).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class RunningPod:
     ready: bool = False
     started: str = field(default_factory=now)
     readiness: tuple[str, int] | None = None
+    images: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -69,11 +71,18 @@ def _template_hash(template: dict[str, Any]) -> str:
 
 class LabKubelet:
     def __init__(
-        self, client: KubeClient, directory: Path, envoy: Path, pki: ClusterPki, first_net: int = 1
+        self,
+        client: KubeClient,
+        directory: Path,
+        commands: dict[str, Path],
+        pki: ClusterPki,
+        first_net: int = 1,
     ) -> None:
+        """``commands``: the program for each container command the lab can run (the images' entry
+        points: ``envoy`` for the proxy, ``envoy-gateway`` for the shutdown-manager sidecar)."""
         self.client = client
         self.directory = directory
-        self.envoy = envoy
+        self.commands = commands
         self.pki = pki
         self.pods: dict[str, RunningPod] = {}
         self.static_logs: dict[str, Path] = {}  # "ns/pod/container" -> log file, for pods the lab runs itself
@@ -328,8 +337,9 @@ class LabKubelet:
         spec = obj["spec"]
         volumes = self._volumes(pod, spec)
         for container in spec["containers"]:
-            if container["name"] != "envoy":
-                continue
+            command = (container.get("command") or [""])[0]
+            if command not in self.commands:
+                continue  # an image the lab has no program for
             mounts = {m["mountPath"]: str(volumes[m["name"]]) for m in container.get("volumeMounts") or []}
             for m in container.get("volumeMounts") or []:
                 for path in volumes[m["name"]].rglob("*.json"):
@@ -340,7 +350,7 @@ class LabKubelet:
                 i = args.index("--config-yaml") + 1
                 host = _xds_host(args[i])
                 args[i] = rewrite_bootstrap(args[i], host, self.cluster_dns(host), mounts)
-            argv = podnet.netns_argv(pod.net, [str(self.envoy), *args])
+            argv = podnet.netns_argv(pod.net, [str(self.commands[command]), *args])
             proc = ManagedProcess(
                 f"{pod.name}/{container['name']}",
                 argv,
@@ -349,6 +359,7 @@ class LabKubelet:
             )
             proc.start()
             pod.processes[container["name"]] = proc
+            pod.images[container["name"]] = str(container.get("image", ""))
             probe = (container.get("readinessProbe") or {}).get("httpGet")
             if probe:
                 pod.readiness = (probe.get("path", "/"), int(probe["port"]))
@@ -398,7 +409,7 @@ class LabKubelet:
                 "name": name,
                 "ready": pod.ready,
                 "restartCount": 0,
-                "image": "docker.io/envoyproxy/envoy",
+                "image": pod.images.get(name, ""),
                 "imageID": "",
                 "started": proc.alive(),
                 "state": {"running": {"startedAt": pod.started}}

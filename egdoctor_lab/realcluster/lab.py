@@ -18,7 +18,9 @@ from typing import Any
 
 import yaml
 
-from egdoctor_lab.certs import CertificateFactory, fill_certificates
+from egdoctor_lab.certs import ANNOTATION as CERT_ANNOTATION
+from egdoctor_lab.certs import SELF_SIGNED, CertificateFactory, CertSpec, fill_certificates
+from egdoctor_lab.datapath.dns import DnsServer, DnsTable
 from egdoctor_lab.datapath.echo import EchoServer
 from egdoctor_lab.eg.build import cache_root, envoy_binary
 from egdoctor_lab.eg.releases import EgRelease
@@ -28,7 +30,7 @@ from . import podnet
 from .build import KUBERNETES_VERSION, envoy_gateway_binary, kube_binaries
 from .cloud import LabCloudController
 from .controlplane import ControlPlane, Identity
-from .crds import crd_documents, gateway_api_version
+from .crds import crd_documents, gateway_api_version, uses_cert_manager
 from .egcontroller import NAMESPACE, XDS_PORT, certgen, controller_process, mount_secret, xds_service
 from .kubeapi import KubeClient
 from .kubelet import LabKubelet
@@ -37,6 +39,11 @@ from .rbac import EG_USER, SUPPORT_USER, TENANT_USER, rbac_objects
 from .serviceproxy import ServiceRelay
 
 PROGRAMMED_TIMEOUT = 90.0
+
+
+def _zone(name: str) -> str:
+    labels = name.lstrip("*.").rstrip(".").split(".")
+    return ".".join(labels[1:]) if len(labels) >= 3 else ".".join(labels)
 
 
 class RealClusterError(RuntimeError):
@@ -79,6 +86,8 @@ class RealCluster:
         self.cloud: LabCloudController | None = None
         self.eg: Any = None
         self.relay: ServiceRelay | None = None
+        self.dns: DnsServer | None = None
+        self.ca_file: Path | None = None
         self.eg_net: podnet.PodNetwork | None = None
         self._echoes: list[EchoServer] = []
         self._lock: Any = None
@@ -138,7 +147,8 @@ class RealCluster:
         t = time.monotonic()
         gwapi = gateway_api_version(self.rel.version)
         self.crd_sources = []
-        for source, text in crd_documents(self.rel.version, gwapi):
+        with_cert_manager = uses_cert_manager(self.scenario.objects)
+        for source, text in crd_documents(self.rel.version, gwapi, with_cert_manager):
             kubectl_apply(admin.kubeconfig, text, log)
             self.crd_sources.append(source)
         self._kubectl(admin, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
@@ -170,7 +180,8 @@ class RealCluster:
         self.relay.start()
         self._mark("EG controller started", t)
 
-        self.kubelet = LabKubelet(client, self.directory / "kubelet", envoy, self.control.pki)
+        commands = {"envoy": envoy, "envoy-gateway": eg_binary}
+        self.kubelet = LabKubelet(client, self.directory / "kubelet", commands, self.control.pki)
         self.kubelet.start()
         self.kubelet.static_logs[f"{NAMESPACE}/envoy-gateway/envoy-gateway"] = self.eg.log_path
         self._controller_pod(client)
@@ -185,13 +196,53 @@ class RealCluster:
 
         t = time.monotonic()
         objects = [dict(o) for o in self.scenario.objects if o.get("kind") != "Namespace"]
-        fill_certificates(objects, CertificateFactory())
+        factory = CertificateFactory()
+        fill_certificates(objects, factory)
+        self._write_listener_ca(objects, factory)
         kubectl_apply(admin.kubeconfig, applied_objects(objects), log)
         self._mark("scenario applied", t)
         t = time.monotonic()
         self.wait_programmed(client, PROGRAMMED_TIMEOUT)
         self._mark("Gateways Programmed", t)
+        self._start_dns(client)
         self._mark("total", t0)
+
+    def _write_listener_ca(self, objects: list[dict[str, Any]], factory: CertificateFactory) -> None:
+        """The CAs that signed the scenario's listener certificates, for ``--ca-file``."""
+        issuers = set()
+        for obj in objects:
+            annotation = ((obj.get("metadata") or {}).get("annotations") or {}).get(CERT_ANNOTATION)
+            if obj.get("kind") == "Secret" and annotation:
+                issuer = CertSpec.parse(annotation).issuer
+                if issuer != SELF_SIGNED:
+                    issuers.add(issuer)
+        if issuers:
+            self.ca_file = self.directory / "listener-ca.pem"
+            self.ca_file.write_bytes(b"".join(factory.ca_pem(i) for i in sorted(issuers)))
+
+    def _start_dns(self, client: KubeClient) -> None:
+        """The lab's DNS server: every listener and route hostname -> its Gateway's address, once EG
+        and the cloud controller have written it (as an external-dns would publish it)."""
+        addresses: dict[tuple[str, str], str] = {}
+        names: dict[str, list[str]] = {}
+        for gw in client.items("/apis/gateway.networking.k8s.io/v1/gateways"):
+            key = (gw["metadata"]["namespace"], gw["metadata"]["name"])
+            found = [a["value"] for a in (gw.get("status") or {}).get("addresses") or [] if a.get("value")]
+            if found:
+                addresses[key] = found[0]
+                for listener in gw["spec"].get("listeners") or []:
+                    if listener.get("hostname"):
+                        names.setdefault(listener["hostname"], []).append(found[0])
+        for route in client.items("/apis/gateway.networking.k8s.io/v1/httproutes"):
+            for ref in route["spec"].get("parentRefs") or []:
+                key = (ref.get("namespace") or route["metadata"]["namespace"], ref["name"])
+                if key in addresses:
+                    for hostname in route["spec"].get("hostnames") or []:
+                        names.setdefault(hostname, []).append(addresses[key])
+        records = {name: sorted(set(values)) for name, values in names.items()}
+        zones = sorted({_zone(n) for n in records})
+        self.dns = DnsServer(DnsTable(records, zones), "127.0.0.1", 0)
+        self.dns.start()
 
     def _controller_pod(self, client: KubeClient) -> None:
         """The EG controller runs as the lab's process; the kubelet reports it as the chart's Pod."""
@@ -297,13 +348,14 @@ class RealCluster:
             "kubeconfig": str(self.control.identities["admin"].kubeconfig),
             "kubeconfigs": {name: str(i.kubeconfig) for name, i in self.control.identities.items()},
             "url": self.control.url,
-            "caFile": str(self.control.pki.ca),
+            "clusterCaFile": str(self.control.pki.ca),
+            "caFile": str(self.ca_file) if self.ca_file else None,
             "scenario": self.scenario.name,
             "eg": self.rel.version,
             "versions": self.versions(),
             "loadBalancers": gateways,
             "gateways": {},
-            "dns": None,
+            "dns": f"{self.dns.address[0]}:{self.dns.address[1]}" if self.dns else None,
             "timings": self.timings,
             "crds": getattr(self, "crd_sources", []),
         }
@@ -317,6 +369,9 @@ class RealCluster:
             self.eg.stop(grace=10.0)
         if self.relay is not None:
             self.relay.stop()
+        if self.dns is not None:
+            with contextlib.suppress(Exception):
+                self.dns.stop()
         for echo in self._echoes:
             with contextlib.suppress(Exception):
                 echo.stop()
