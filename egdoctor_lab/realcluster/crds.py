@@ -18,7 +18,6 @@ from pathlib import Path
 
 from egdoctor_lab.eg.build import find_go
 
-
 CERT_MANAGER_MODULE = "github.com/cert-manager/cert-manager"
 CERT_MANAGER_VERSION = "v1.21.2"  # the newest release the module proxy serves
 

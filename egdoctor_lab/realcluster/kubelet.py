@@ -37,6 +37,7 @@ from .kubeapi import ApiError, KubeClient
 from .pki import ClusterPki
 
 NODE_NAME = "lab-node"
+EG_NAMESPACE = "envoy-gateway-system"
 MANAGED_BY = "app.kubernetes.io/managed-by=envoy-gateway"
 XDS_PORT = 18000
 RECONCILE_EVERY = 0.5
@@ -57,7 +58,7 @@ class RunningPod:
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
     ready: bool = False
     started: str = field(default_factory=now)
-    readiness: tuple[str, int] | None = None
+    readiness: list[tuple[str, int]] = field(default_factory=list)  # every container's readinessProbe
     images: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -87,6 +88,7 @@ class LabKubelet:
         self.pods: dict[str, RunningPod] = {}
         self.static_logs: dict[str, Path] = {}  # "ns/pod/container" -> log file, for pods the lab runs itself
         self._next_net = first_net
+        self._slices: dict[str, dict[str, Any]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._server: http.server.ThreadingHTTPServer | None = None
@@ -237,8 +239,67 @@ class LabKubelet:
                 with contextlib.suppress(ApiError):
                     self.client.request("POST", f"/api/v1/namespaces/{name}/serviceaccounts", account)
 
+    def endpoint_slices(self, namespace: str) -> None:
+        """The controller manager's endpointslice-controller, for the Services of ``namespace`` (EG's,
+        whose Pods the lab runs): one slice per Service with each selected Pod's IP, ready as the Pod
+        is. EG serves Envoy's ``local_cluster`` (the bootstrap's topology cluster) from these slices;
+        without them Envoy waits out its 15 s initial-fetch timeout before it becomes ready.
+        Scenario Services elsewhere keep the slices the scenario wrote."""
+        pods = self.client.items(f"/api/v1/namespaces/{namespace}/pods")
+        for svc in self.client.items(f"/api/v1/namespaces/{namespace}/services"):
+            selector = (svc.get("spec") or {}).get("selector") or {}
+            if not selector:
+                continue
+            endpoints = []
+            for pod in pods:
+                labels = pod["metadata"].get("labels") or {}
+                ip = (pod.get("status") or {}).get("podIP")
+                if not ip or any(labels.get(k) != v for k, v in selector.items()):
+                    continue
+                conditions = (pod.get("status") or {}).get("conditions") or []
+                ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+                endpoints.append(
+                    {
+                        "addresses": [ip],
+                        "conditions": {"ready": ready, "serving": ready, "terminating": False},
+                        "nodeName": NODE_NAME,
+                        "zone": "sto1",
+                        "targetRef": {"kind": "Pod", "namespace": namespace, "name": pod["metadata"]["name"]},
+                    }
+                )
+            name = svc["metadata"]["name"]
+            ports = [
+                {
+                    "name": p.get("name", ""),
+                    "port": p["targetPort"] if isinstance(p.get("targetPort"), int) else p["port"],
+                    "protocol": p.get("protocol", "TCP"),
+                }
+                for p in svc["spec"].get("ports") or []
+            ]
+            slice_ = {
+                "apiVersion": "discovery.k8s.io/v1",
+                "kind": "EndpointSlice",
+                "metadata": {
+                    "name": f"{name}-lab",
+                    "namespace": namespace,
+                    "labels": {
+                        "kubernetes.io/service-name": name,
+                        "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+                    },
+                },
+                "addressType": "IPv4",
+                "ports": ports,
+                "endpoints": sorted(endpoints, key=lambda e: e["addresses"][0]),
+            }
+            key = f"{namespace}/{name}"
+            if self._slices.get(key) != slice_:
+                path = f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices/{name}-lab"
+                self.client.apply(path, slice_, "endpointslice-controller")
+                self._slices[key] = slice_
+
     def reconcile(self) -> None:
         self.default_service_accounts()
+        self.endpoint_slices(EG_NAMESPACE)
         deployments = self.client.items(f"/apis/apps/v1/deployments?labelSelector={MANAGED_BY}")
         wanted: set[str] = set()
         for deployment in deployments:
@@ -362,7 +423,7 @@ class LabKubelet:
             pod.images[container["name"]] = str(container.get("image", ""))
             probe = (container.get("readinessProbe") or {}).get("httpGet")
             if probe:
-                pod.readiness = (probe.get("path", "/"), int(probe["port"]))
+                pod.readiness.append((probe.get("path", "/"), int(probe["port"])))
 
     def cluster_dns(self, name: str) -> str:
         """What cluster DNS answers for a Service name (``<svc>.<ns>.svc.<domain>``): its ClusterIP."""
@@ -391,16 +452,21 @@ class LabKubelet:
     def _probe_pods(self, deployment: str) -> None:
         for pod in [p for p in self.pods.values() if p.deployment == deployment]:
             alive = all(proc.alive() for proc in pod.processes.values())
-            ready = False
-            if alive and pod.readiness is not None:
-                path, port = pod.readiness
-                with contextlib.suppress(OSError):
-                    url = f"http://{pod.net.pod_ip}:{port}{path}"
-                    with urllib.request.urlopen(url, timeout=1) as response:
-                        ready = 200 <= response.status < 400
+            ready = alive and all(self._http_ok(pod.net.pod_ip, port, path) for path, port in pod.readiness)
             if ready != pod.ready:
+                with (self.directory / "probes.log").open("a") as log:
+                    log.write(f"{now()} {pod.key} ready={ready} alive={alive}\n")
                 pod.ready = ready
                 self._pod_status(pod, None)
+
+    @staticmethod
+    def _http_ok(ip: str, port: int, path: str) -> bool:
+        """An httpGet probe as the kubelet runs it: 200-399 within the timeout is success."""
+        try:
+            with urllib.request.urlopen(f"http://{ip}:{port}{path}", timeout=1) as response:
+                return 200 <= response.status < 400
+        except OSError:
+            return False
 
     def _pod_status(self, pod: RunningPod, obj: dict[str, Any] | None) -> None:
         ready = "True" if pod.ready else "False"

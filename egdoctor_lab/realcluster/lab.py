@@ -146,11 +146,10 @@ class RealCluster:
 
         t = time.monotonic()
         gwapi = gateway_api_version(self.rel.version)
-        self.crd_sources = []
         with_cert_manager = uses_cert_manager(self.scenario.objects)
-        for source, text in crd_documents(self.rel.version, gwapi, with_cert_manager):
-            kubectl_apply(admin.kubeconfig, text, log)
-            self.crd_sources.append(source)
+        documents = crd_documents(self.rel.version, gwapi, with_cert_manager)
+        kubectl_apply(admin.kubeconfig, "\n---\n".join(text for _, text in documents), log)
+        self.crd_sources = [source for source, _ in documents]
         self._kubectl(admin, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         self._mark("CRDs established", t)
 
