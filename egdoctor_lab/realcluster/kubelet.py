@@ -282,7 +282,10 @@ class LabKubelet:
                 "metadata": {
                     "name": f"{name}-lab",
                     "namespace": namespace,
+                    # The real controller copies the Service's labels: EG finds the slices of an Envoy
+                    # Service (owning-gateway labels) that way (provider/kubernetes/predicates.go).
                     "labels": {
+                        **(svc["metadata"].get("labels") or {}),
                         "kubernetes.io/service-name": name,
                         "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
                     },
