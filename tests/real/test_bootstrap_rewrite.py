@@ -25,7 +25,7 @@ XDS_HOST = "envoy-gateway"
 def eg_bootstrap() -> str:
     try:
         eg = module_dir("github.com/envoyproxy/gateway", "v1.9.1")
-    except (CrdError, Exception) as exc:  # noqa: BLE001 - no Go or module here: skip, said why
+    except (CrdError, Exception) as exc:
         pytest.skip(f"EG module not available: {exc}")
     return (eg / "internal/xds/bootstrap/testdata/render/enable-prometheus.yaml").read_text()
 
@@ -37,7 +37,9 @@ def _differences(a: object, b: object, path: str = "") -> list[tuple[str, object
             out += _differences(a.get(key), b.get(key), f"{path}.{key}")
         return out
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in _differences(x, y, f"{path}[{i}]")]
+        return [
+            d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in _differences(x, y, f"{path}[{i}]")
+        ]
     return [] if a == b else [(path, a, b)]
 
 
