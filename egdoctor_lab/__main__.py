@@ -408,6 +408,24 @@ def cmd_eg_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_real_build(args: argparse.Namespace) -> int:
+    """Build what ``--cluster real`` runs: kube-apiserver, etcd, envoy-gateway and Envoy (cached)."""
+    from egdoctor_lab.realcluster.build import envoy_gateway_binary, kube_binaries
+
+    try:
+        rel = release(args.eg or NEWEST)
+    except UnknownRelease as exc:
+        return _fail(str(exc), 2)
+    started = time.monotonic()
+    try:
+        tools = [*kube_binaries().values(), envoy_gateway_binary(rel), envoy_binary(rel)]
+    except BuildError as exc:
+        return _fail(str(exc), 1)
+    print(f"real cluster ({rel.version}): " + ", ".join(str(t) for t in tools))
+    print(f"real-build: ready in {time.monotonic() - started:.0f} s")
+    return 0
+
+
 def cmd_drift(args: argparse.Namespace) -> int:
     from egdoctor_lab.certs import CertificateFactory, fill_certificates
     from egdoctor_lab.eg.drift import scenario_drift
@@ -571,6 +589,13 @@ def build_parser() -> argparse.ArgumentParser:
     eg_build.add_argument("--eg", metavar="VERSION", help="one pinned release (default: all of them)")
     eg_build.add_argument("--no-egctl", action="store_true", help="skip egctl (only tests compare with it)")
     eg_build.set_defaults(func=cmd_eg_build)
+
+    real_build = sub.add_parser(
+        "real-build",
+        help="build what --cluster real runs: kube-apiserver, etcd, envoy-gateway, Envoy (cached)",
+    )
+    real_build.add_argument("--eg", metavar="VERSION", help=f"the EG release (default: newest, {NEWEST})")
+    real_build.set_defaults(func=cmd_real_build)
 
     drift = sub.add_parser(
         "drift", help="compare the scenarios' statuses with the ones Envoy Gateway's translator computes"

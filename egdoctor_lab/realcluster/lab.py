@@ -39,6 +39,7 @@ from .rbac import EG_USER, SUPPORT_USER, TENANT_USER, rbac_objects
 from .serviceproxy import ServiceRelay
 
 PROGRAMMED_TIMEOUT = 90.0
+LOCK_WAIT = 600.0  # a parallel test worker's or another checkout's real cluster
 
 
 def _zone(name: str) -> str:
@@ -109,10 +110,17 @@ class RealCluster:
         lock_path = cache_root() / "real" / "running.lock"
         lock_path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = open(lock_path, "w")  # noqa: SIM115 - held until stop()
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise RealClusterError("another real-cluster lab runs on this machine (one at a time)") from None
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RealClusterError(
+                        f"a real-cluster lab has held this machine for {LOCK_WAIT:g} s (one at a time)"
+                    ) from None
+                time.sleep(1)
         problem = podnet.available()
         if problem:
             raise RealClusterError(problem)

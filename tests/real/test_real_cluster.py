@@ -3,9 +3,9 @@
 Upstream behaviour relied on: EG writes ``Programmed`` with "Address assigned to the Gateway, N/M envoy
 replicas available" from the Envoy Deployment's availableReplicas (EG v1.9.1
 ``internal/gatewayapi/status/gateway.go``); EG names the Envoy Deployment and Service
-``internal/infrastructure/kubernetes/proxy/resource_provider.go``); the API server proxies ``pods/log``
-the API server proxies ``pods/log`` to the Node's kubelet endpoint (k8s.io/kubernetes v1.36.3
-``pkg/kubelet/client/kubelet_client.go``).
+``envoy-<gateway ns>-<gateway name>-<hash>``
+(``internal/infrastructure/kubernetes/proxy/resource_provider.go``); the API server proxies ``pods/log``
+to the Node's kubelet endpoint (k8s.io/kubernetes v1.36.3 ``pkg/kubelet/client/kubelet_client.go``).
 """
 
 from __future__ import annotations
