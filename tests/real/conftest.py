@@ -42,9 +42,12 @@ class RealLab:
     def kubeconfig(self, who: str = "admin") -> str:
         return str(self.info["kubeconfigs"][who])
 
-    def kubectl(self, *args: str, who: str = "admin") -> subprocess.CompletedProcess[str]:
+    def kubectl(
+        self, *args: str, who: str = "admin", input_text: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             ["kubectl", "--kubeconfig", self.kubeconfig(who), *args],
+            input=input_text,
             capture_output=True,
             text=True,
             timeout=60,

@@ -124,3 +124,46 @@ def test_zz_a_missing_crd_is_reported(real_lab: RealLab) -> None:
     assert "EGD406" in result.codes, result.json["findings"]
     message = next(f["message"] for f in result.json["findings"] if f["code"] == "EGD406")
     assert "cert-manager.io/v1 is not served" in message
+
+
+def _condition(gateway: dict, kind: str) -> str | None:
+    for c in (gateway.get("status") or {}).get("conditions") or []:
+        if c["type"] == kind:
+            return str(c["status"])
+    return None
+
+
+def test_a_gateway_created_mid_run_becomes_programmed(real_lab: RealLab) -> None:
+    """The API server defaults a new Gateway's conditions to Unknown/Pending ("Waiting for controller",
+    the CRD's defaults in sigs.k8s.io/gateway-api v1.6.1); EG accepts it, creates its Deployment and
+    Service, and marks it Programmed once Envoy is ready and the load balancer has an address."""
+    manifest = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "Gateway",
+        "metadata": {"name": "later", "namespace": "gateway"},
+        "spec": {
+            "gatewayClassName": "eg",
+            "listeners": [{"name": "http", "port": 8088, "protocol": "HTTP"}],
+        },
+    }
+    created = time.monotonic()
+    applied = real_lab.kubectl("create", "-o", "json", "-f", "-", input_text=json.dumps(manifest))
+    assert applied.returncode == 0, applied.stderr
+    first = json.loads(applied.stdout)
+    assert _condition(first, "Programmed") == "Unknown"
+    early = real_lab.check("-n", "gateway", "--no-probe")
+    seen: dict[str, float] = {}
+    while time.monotonic() - created < 60 and "Programmed" not in seen:
+        gw = json.loads(real_lab.kubectl("get", "gateway", "-n", "gateway", "later", "-o", "json").stdout)
+        for kind in ("Accepted", "Programmed"):
+            if kind not in seen and _condition(gw, kind) == "True":
+                seen[kind] = round(time.monotonic() - created, 2)
+        time.sleep(0.2)
+    print(f"Gateway created -> Accepted {seen.get('Accepted')} s, -> Programmed {seen.get('Programmed')} s")
+    assert "Programmed" in seen, gw.get("status")
+    late = real_lab.check("-n", "gateway", "--no-probe")
+    later_findings = [f["code"] for f in late.json["findings"] if f["object"].get("name") == "later"]
+    early_findings = [f["code"] for f in early.json["findings"] if f["object"].get("name") == "later"]
+    print(f"egdoctor on the new Gateway: at creation {early_findings}, once Programmed {later_findings}")
+    assert early_findings != later_findings or not early_findings
+    assert real_lab.kubectl("delete", "gateway", "-n", "gateway", "later").returncode == 0
