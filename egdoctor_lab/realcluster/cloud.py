@@ -36,6 +36,7 @@ class Balancer:
     members: tuple[str, ...]
     proxy: str
     source_ranges: tuple[str, ...]
+    gateway: str = ""  # "ns/name" of the owning Gateway, from EG's labels
 
 
 def _selected(selector: dict[str, str], labels: dict[str, str]) -> bool:
@@ -137,16 +138,15 @@ class LabCloudController:
                 if p.get("protocol", "TCP") == "TCP"
             )
             proxy = str((meta.get("annotations") or {}).get(PROXY_ANNOTATION, "")).lower()
-            balancers.append(
-                Balancer(
-                    key,
-                    self._vip(key),
-                    ports,
-                    members,
-                    proxy,
-                    tuple(spec.get("loadBalancerSourceRanges") or ()),
+            labels = meta.get("labels") or {}
+            owner = "/".join(
+                (
+                    labels.get("gateway.envoyproxy.io/owning-gateway-namespace", ""),
+                    labels.get("gateway.envoyproxy.io/owning-gateway-name", ""),
                 )
             )
+            ranges = tuple(spec.get("loadBalancerSourceRanges") or ())
+            balancers.append(Balancer(key, self._vip(key), ports, members, proxy, ranges, owner))
         if balancers != self.balancers:
             self._configure(balancers)
             self.balancers = balancers

@@ -349,6 +349,9 @@ class RealCluster:
                     "lb": lb.vip,
                     "ports": [p for p, _ in lb.ports],
                     "members": list(lb.members),
+                    # what Envoy sees as the peer of the amphora's connections
+                    "memberSources": [podnet.host_side(m) for m in lb.members],
+                    "gateway": lb.gateway,
                 }
         return {
             "cluster": "real",

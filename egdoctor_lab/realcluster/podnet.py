@@ -67,6 +67,11 @@ def create_pod(index: int) -> PodNetwork:
     return PodNetwork(netns, host_ip, pod_ip)
 
 
+def host_side(pod_ip: str) -> str:
+    """The host end of a pod's veth pair: the source address the host's connections to the pod carry."""
+    return str(ipaddress.ip_address(pod_ip) - 1)
+
+
 def delete_pod(net: PodNetwork) -> None:
     _ip("netns", "delete", net.netns, check=False)  # takes the veth pair with it
 
