@@ -299,16 +299,22 @@ class RealCluster:
         client.merge_patch(f"/api/v1/namespaces/{NAMESPACE}/pods/envoy-gateway/status", {"status": status})
 
     def wait_programmed(self, client: KubeClient, timeout: float) -> bool:
+        """Until every Gateway is Programmed (EG's verdict) and every load balancer has members."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             gateways = client.items("/apis/gateway.networking.k8s.io/v1/gateways")
-            if gateways and all(
-                any(
-                    c.get("type") == "Programmed" and c.get("status") == "True"
-                    for c in (g.get("status") or {}).get("conditions") or []
+            if (
+                gateways
+                and all(
+                    any(
+                        c.get("type") == "Programmed" and c.get("status") == "True"
+                        for c in (g.get("status") or {}).get("conditions") or []
+                    )
+                    for g in gateways
                 )
-                for g in gateways
+                and (self.cloud is None or all(lb.members for lb in self.cloud.balancers))
             ):
+                # Programmed, and the amphora already forwards to the ready Envoys
                 return True
             if self.eg is not None and not self.eg.alive():
                 raise RealClusterError(f"the EG controller exited:\n{self.eg.log_tail()}")
