@@ -148,12 +148,20 @@ def _reap_datapath(state_dir: Path) -> list[int]:
     A PID is only signalled while its command line still names this state directory, so a recycled PID
     is never hit.
     """
-    try:
-        recorded = json.loads((state_dir / "datapath" / "pids.json").read_text())
-    except (OSError, ValueError):
-        return []
+    recorded: dict[str, Any] = {}
+    # the stand-in's data path, and the real cluster's parts (control plane, EG, kubelet's pods, amphora)
+    for pid_file in [
+        state_dir / "datapath" / "pids.json",
+        *sorted((state_dir / "real").glob("**/pids.json")),
+    ]:
+        try:
+            found = json.loads(pid_file.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(found, dict):
+            recorded.update({f"{pid_file.parent.name}/{k}": v for k, v in found.items()})
     stopped = []
-    for pid in (v for v in recorded.values() if isinstance(v, int)) if isinstance(recorded, dict) else ():
+    for pid in (v for v in recorded.values() if isinstance(v, int)):
         try:
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
         except OSError:
