@@ -32,6 +32,10 @@ DIRECT_ROWS = [
     "probe-no-ctp-lb-plain",
 ]
 
+# One machine runs one real cluster at a time: keep the tier on one test worker (scripts/test runs
+# pytest with --dist loadgroup), so a module's cluster serves all its tests in order.
+pytestmark = pytest.mark.xdist_group("real-cluster")
+
 
 def _fill(text: str, lab: RealLab) -> str:
     gateways = json.loads(lab.kubectl("get", "gateway", "-A", "-o", "json").stdout)["items"]
