@@ -378,12 +378,22 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(json.dumps({k: state.get(k) for k in keys}))
     else:
         print(f"lab up: scenario {scenario.name!r} at {state['url']} (pid {proc.pid})")
-        if rel is not None:
+        if state.get("cluster") == "real" and rel is not None:
+            print(
+                f"real cluster: Envoy Gateway {rel.version}'s controller writes the statuses and serves Envoy over xDS"
+            )
+        elif rel is not None:
             print(
                 f"Envoy Gateway {rel.version} (its translator writes the statuses and Envoy's configuration)"
             )
         print(f"kubeconfig: {state['kubeconfig']}")
         print(f"  export KUBECONFIG={state['kubeconfig']}")
+        for who, path in (state.get("kubeconfigs") or {}).items():
+            print(f"  {who}: {path}")
+        if state.get("versions"):
+            print("versions: " + ", ".join(f"{k} {v}" for k, v in state["versions"].items()))
+        for key, lb in (state.get("loadBalancers") or {}).items():
+            print(f"load balancer {key} (Gateway {lb['gateway']}): {lb['lb']}, ports {lb['ports']}")
         for key, gw in (state.get("gateways") or {}).items():
             edges = f", edges {', '.join(gw['edges'])}" if gw.get("edges") else ""
             print(f"Gateway {key}: LB {gw['lb']}{edges}, ports {gw['ports']}")
