@@ -380,7 +380,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"lab up: scenario {scenario.name!r} at {state['url']} (pid {proc.pid})")
         if state.get("cluster") == "real" and rel is not None:
             print(
-                f"real cluster: Envoy Gateway {rel.version}'s controller writes the statuses and serves Envoy over xDS"
+                f"real cluster: Envoy Gateway {rel.version}'s controller writes statuses, Envoy runs its xDS"
             )
         elif rel is not None:
             print(
