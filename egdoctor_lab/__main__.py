@@ -35,6 +35,11 @@ STOP_GRACE = 15.0  # the server stops HAProxy and Envoy (bounded waits of their 
 STATE_FILE = "lab.json"
 PID_FILE = "lab.pid"
 SERVER_LOG = "server.log"
+CLUSTER_HELP = (
+    "standin: the lab's API server serves the scenario as written; real: etcd, a real kube-apiserver, "
+    "Envoy Gateway's controller and the lab as kubelet and cloud controller (Linux, root; built with Go "
+    "on first use)"
+)
 
 
 def default_state_dir() -> Path:
@@ -143,12 +148,20 @@ def _reap_datapath(state_dir: Path) -> list[int]:
     A PID is only signalled while its command line still names this state directory, so a recycled PID
     is never hit.
     """
-    try:
-        recorded = json.loads((state_dir / "datapath" / "pids.json").read_text())
-    except (OSError, ValueError):
-        return []
+    recorded: dict[str, Any] = {}
+    # the stand-in's data path, and the real cluster's parts (control plane, EG, kubelet's pods, amphora)
+    for pid_file in [
+        state_dir / "datapath" / "pids.json",
+        *sorted((state_dir / "real").glob("**/pids.json")),
+    ]:
+        try:
+            found = json.loads(pid_file.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(found, dict):
+            recorded.update({f"{pid_file.parent.name}/{k}": v for k, v in found.items()})
     stopped = []
-    for pid in (v for v in recorded.values() if isinstance(v, int)) if isinstance(recorded, dict) else ():
+    for pid in (v for v in recorded.values() if isinstance(v, int)):
         try:
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
         except OSError:
@@ -182,6 +195,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from egdoctor_lab.datapath import LabError
 
     state_dir = _state_dir(args.state_dir)
+    if args.cluster == "real":
+        return _serve_real(args, state_dir)
     try:
         scenario = load_scenario(args.scenario)
         lab = LabCluster.from_scenario(scenario, state_dir, port=args.port, eg=args.eg)
@@ -231,6 +246,46 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve_real(args: argparse.Namespace, state_dir: Path) -> int:
+    """``serve --cluster real``: etcd, kube-apiserver, the EG controller and the lab's node until stopped."""
+    from egdoctor_lab.realcluster.lab import RealCluster
+
+    try:
+        scenario = load_scenario(args.scenario)
+        rel = release(args.eg or NEWEST)
+    except (ScenarioError, UnknownRelease) as exc:
+        return _fail(str(exc), 2)
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    pid = os.getpid()
+    cluster = RealCluster(scenario, state_dir, rel)
+    try:
+        with cluster:
+            state = {
+                **cluster.info(),
+                "state_dir": str(state_dir),
+                "pid": pid,
+                "scenario_path": str(scenario.path),
+            }
+            _write_atomic(state_dir / PID_FILE, f"{pid}\n")
+            _write_atomic(state_dir / STATE_FILE, json.dumps(state, indent=2) + "\n")
+            print(f"lab: real cluster for {scenario.name!r} at {cluster.control.url} (pid {pid})", flush=True)
+            print(f"lab: timings {json.dumps(cluster.timings)}", flush=True)
+            while not stop.wait(0.5):
+                pass
+    except Exception as exc:
+        return _fail(f"real cluster: {type(exc).__name__}: {exc}", 1)
+    finally:
+        _clean_state_files(state_dir, pid)
+    print("lab: stopped", flush=True)
+    return 0
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from egdoctor_lab.apiserver import LabApiServer
     from egdoctor_lab.translate import datapath_settings
@@ -245,7 +300,17 @@ def cmd_up(args: argparse.Namespace) -> int:
         rel = release(wanted) if wanted else None
     except (ScenarioError, UnknownRelease) as exc:
         return _fail(str(exc), 2)
-    if rel is not None:
+    if args.cluster == "real":
+        from egdoctor_lab.realcluster.build import envoy_gateway_binary, kube_binaries
+
+        rel = rel or release(NEWEST)
+        try:
+            kube_binaries()
+            envoy_gateway_binary(rel)
+            envoy_binary(rel)
+        except BuildError as exc:
+            return _fail(str(exc), 1)
+    elif rel is not None:
         # Built here, in the foreground with its progress on stderr, so the server starts at once.
         try:
             translator_binary(rel)
@@ -275,6 +340,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         command += ["--port", str(args.port)]
     if rel is not None:
         command += ["--eg", rel.version]
+    if args.cluster == "real":
+        command += ["--cluster", "real"]
     with open(state_dir / SERVER_LOG, "wb") as log:
         # A new session keeps the server alive when the terminal that ran `up` goes away.
         proc = subprocess.Popen(
@@ -286,7 +353,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             start_new_session=True,
         )
 
-    deadline = time.monotonic() + args.timeout
+    timeout = args.timeout if args.timeout is not None else (300.0 if args.cluster == "real" else 30.0)
+    deadline = time.monotonic() + timeout
     state: dict[str, Any] | None = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -294,28 +362,38 @@ def cmd_up(args: argparse.Namespace) -> int:
             detail = f": {' | '.join(tail)}" if tail else ""
             return _fail(f"the lab server exited with code {proc.returncode}{detail}", 1)
         state = _read_state(state_dir)
-        if state and state.get("pid") == proc.pid and _probe(state):
+        if state and state.get("pid") == proc.pid and (state.get("cluster") == "real" or _probe(state)):
             break
         time.sleep(0.05)
     else:
         proc.kill()
         proc.wait()
-        return _fail(
-            f"the lab server did not answer within {args.timeout:g}s (see {state_dir / SERVER_LOG})", 1
-        )
+        return _fail(f"the lab server did not answer within {timeout:g}s (see {state_dir / SERVER_LOG})", 1)
 
     assert state is not None
     if args.json:
         keys = ("kubeconfig", "url", "state_dir", "pid", "scenario", "dns", "gateways", "caFile", "eg")
+        if state.get("cluster") == "real":
+            keys += ("cluster", "kubeconfigs", "versions", "loadBalancers", "timings")
         print(json.dumps({k: state.get(k) for k in keys}))
     else:
         print(f"lab up: scenario {scenario.name!r} at {state['url']} (pid {proc.pid})")
-        if rel is not None:
+        if state.get("cluster") == "real" and rel is not None:
+            print(
+                f"real cluster: Envoy Gateway {rel.version}'s controller writes statuses, Envoy runs its xDS"
+            )
+        elif rel is not None:
             print(
                 f"Envoy Gateway {rel.version} (its translator writes the statuses and Envoy's configuration)"
             )
         print(f"kubeconfig: {state['kubeconfig']}")
         print(f"  export KUBECONFIG={state['kubeconfig']}")
+        for who, path in (state.get("kubeconfigs") or {}).items():
+            print(f"  {who}: {path}")
+        if state.get("versions"):
+            print("versions: " + ", ".join(f"{k} {v}" for k, v in state["versions"].items()))
+        for key, lb in (state.get("loadBalancers") or {}).items():
+            print(f"load balancer {key} (Gateway {lb['gateway']}): {lb['lb']}, ports {lb['ports']}")
         for key, gw in (state.get("gateways") or {}).items():
             edges = f", edges {', '.join(gw['edges'])}" if gw.get("edges") else ""
             print(f"Gateway {key}: LB {gw['lb']}{edges}, ports {gw['ports']}")
@@ -345,6 +423,24 @@ def cmd_eg_build(args: argparse.Namespace) -> int:
     except BuildError as exc:
         return _fail(str(exc), 1)
     print(f"eg-build: ready in {time.monotonic() - started:.0f} s")
+    return 0
+
+
+def cmd_real_build(args: argparse.Namespace) -> int:
+    """Build what ``--cluster real`` runs: kube-apiserver, etcd, envoy-gateway and Envoy (cached)."""
+    from egdoctor_lab.realcluster.build import envoy_gateway_binary, kube_binaries
+
+    try:
+        rel = release(args.eg or NEWEST)
+    except UnknownRelease as exc:
+        return _fail(str(exc), 2)
+    started = time.monotonic()
+    try:
+        tools = [*kube_binaries().values(), envoy_gateway_binary(rel), envoy_binary(rel)]
+    except BuildError as exc:
+        return _fail(str(exc), 1)
+    print(f"real cluster ({rel.version}): " + ", ".join(str(t) for t in tools))
+    print(f"real-build: ready in {time.monotonic() - started:.0f} s")
     return 0
 
 
@@ -479,7 +575,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--state-dir", help=state_help)
     up.add_argument("--eg", metavar="VERSION", help=eg_help)
     up.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
-    up.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the server to answer")
+    up.add_argument(
+        "--timeout",
+        type=float,
+        help="seconds to wait for the lab to answer (default 30, 300 with --cluster real)",
+    )
+    up.add_argument("--cluster", choices=("standin", "real"), default="standin", help=CLUSTER_HELP)
     up.set_defaults(func=cmd_up)
 
     down = sub.add_parser("down", help="stop the lab started with `up`")
@@ -497,6 +598,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--state-dir", help=state_help)
     serve.add_argument("--eg", metavar="VERSION", help=eg_help)
     serve.add_argument("--port", type=int, default=0)
+    serve.add_argument("--cluster", choices=("standin", "real"), default="standin", help=CLUSTER_HELP)
     serve.set_defaults(func=cmd_serve)
 
     eg_build = sub.add_parser(
@@ -505,6 +607,13 @@ def build_parser() -> argparse.ArgumentParser:
     eg_build.add_argument("--eg", metavar="VERSION", help="one pinned release (default: all of them)")
     eg_build.add_argument("--no-egctl", action="store_true", help="skip egctl (only tests compare with it)")
     eg_build.set_defaults(func=cmd_eg_build)
+
+    real_build = sub.add_parser(
+        "real-build",
+        help="build what --cluster real runs: kube-apiserver, etcd, envoy-gateway, Envoy (cached)",
+    )
+    real_build.add_argument("--eg", metavar="VERSION", help=f"the EG release (default: newest, {NEWEST})")
+    real_build.set_defaults(func=cmd_real_build)
 
     drift = sub.add_parser(
         "drift", help="compare the scenarios' statuses with the ones Envoy Gateway's translator computes"

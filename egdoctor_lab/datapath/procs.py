@@ -12,9 +12,12 @@ from pathlib import Path
 
 
 class ManagedProcess:
-    def __init__(self, name: str, argv: list[str], log_path: Path, pid_file: Path) -> None:
+    def __init__(
+        self, name: str, argv: list[str], log_path: Path, pid_file: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.name = name
         self.argv = argv
+        self.env = env
         self.log_path = log_path
         self.pid_file = pid_file
         self.proc: subprocess.Popen[bytes] | None = None
@@ -34,6 +37,7 @@ class ManagedProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 close_fds=True,
+                env=self.env,
             )
         _record_pid(self.pid_file, self.name, self.proc.pid)
 
