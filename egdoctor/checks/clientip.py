@@ -23,6 +23,7 @@ from egdoctor.checks.registry import CheckContext, check
 from egdoctor.findings.codes import make_finding
 from egdoctor.findings.model import Finding, GatewayRef, ObjectRef, Severity
 from egdoctor.model.ctp_claims import PORT_OVERLAP
+from egdoctor.model.eg_version import eg_version
 from egdoctor.model.selectors import selector_is_empty, selector_matches
 from egdoctor.model.topology import (
     EG_CONTROLLER,
@@ -718,9 +719,18 @@ def lb_proxy_agreement(ctx: CheckContext) -> Iterator[Finding]:
         yield from emit(gv, proxy_mismatch_issues(ctx, gv))
 
 
-@check("ctp-proxy-settings", inputs=["Gateway", "ClientTrafficPolicy"], codes=["EGD306", "EGD307"])
+@check(
+    "ctp-proxy-settings",
+    inputs=["Gateway", "ClientTrafficPolicy", "EnvoyGatewayDeployment"],
+    codes=["EGD306", "EGD307"],
+)
 def ctp_proxy_settings(ctx: CheckContext) -> Iterator[Finding]:
-    """PROXY protocol is strict, and set with proxyProtocol rather than the deprecated enableProxyProtocol."""
+    """PROXY protocol is strict, and set with proxyProtocol rather than the deprecated enableProxyProtocol.
+
+    proxyProtocol arrived in Envoy Gateway v1.5.0, which deprecated enableProxyProtocol
+    (api/v1alpha1/clienttrafficpolicy_types.go at v1.4.0 and v1.5.0): on an older release the bool is the
+    only way, so nothing is reported; when the release is unknown the fix names the release it needs."""
+    version = eg_version(ctx.snapshot)
     for gv in eg_gateways(ctx):
         issues = [
             (
@@ -741,6 +751,8 @@ def ctp_proxy_settings(ctx: CheckContext) -> Iterator[Finding]:
         if "enableProxyProtocol" not in ctp.spec:
             continue
         legacy = ctp.spec.get("enableProxyProtocol")
+        if version.before(1, 5) and not isinstance(ctp.spec.get("proxyProtocol"), Mapping):
+            continue  # the field is not deprecated before v1.5, and its replacement does not exist there
         # internal/gatewayapi/clienttrafficpolicy.go: a proxyProtocol block wins over the legacy bool.
         if isinstance(ctp.spec.get("proxyProtocol"), Mapping):
             effect = "; spec.proxyProtocol is also set and wins, so enableProxyProtocol is ignored"
@@ -748,6 +760,8 @@ def ctp_proxy_settings(ctx: CheckContext) -> Iterator[Finding]:
         elif legacy is True:
             effect = " (it turns on strict PROXY protocol, like proxyProtocol: {optional: false})"
             fix = "replace `enableProxyProtocol: true` with `proxyProtocol: {optional: false}`"
+            if version.version is None:
+                fix += " (proxyProtocol needs Envoy Gateway v1.5 or later; check the release you run)"
         else:
             effect = f" (set to {legacy!r}, it turns nothing on)"
             fix = "delete enableProxyProtocol"

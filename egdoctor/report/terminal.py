@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.text import Text
 
 from egdoctor.findings.model import Finding
+from egdoctor.model.eg_version import eg_version
 from egdoctor.model.topology import GatewayView
 from egdoctor.report.layout import GatewayBlock, ListenerBlock, Placed, RouteBlock, build_layout
 from egdoctor.report.marks import finding_mark
@@ -80,10 +81,18 @@ def report_lines(report: Report, show_all: bool = False) -> list[Line]:
         head = f"Context {t(snap.source.context)} · {t(snap.source.server)}"
     else:
         head = f"Offline: {plural(len(snap.source.files), 'file')}"
+    found = eg_version(snap)
+    # said here, once: version-specific advice assumes a current release when the version is unknown
+    eg_line = (
+        f"Envoy Gateway {found.text}"
+        if found.version
+        else f"Envoy Gateway version unknown: {t(found.why_unknown or '')}"
+    )
     scope = (
         "all namespaces" if snap.namespaces is None else "namespace " + t(", ".join(sorted(snap.namespaces)))
     )
-    lines = [Line(f"[bold]{head}[/] · {scope} · {plural(len(layout.gateways), 'Gateway')} in view")]
+    in_view = plural(len(layout.gateways), "Gateway")
+    lines = [Line(f"[bold]{head}[/] · {scope} · {in_view} in view · [dim]{eg_line}[/]")]
     if not layout.gateways:
         lines.append(Line("no route in scope attaches to a Gateway egdoctor could read", 2))
     elif compact or (show_all and snap.namespaces is None):

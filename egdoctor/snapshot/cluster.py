@@ -528,8 +528,11 @@ class ClusterReader:
         }
         if asked is None:
             # Secrets are never listed: read_secrets() gets the ones listeners may use, by name
-            wide = {(n, None) for n in inputs if KINDS[n].scope is not Scope.LISTENER_SECRETS}
-            return wide | retries
+            wide = {
+                (n, None) for n in inputs if KINDS[n].scope not in (Scope.LISTENER_SECRETS, Scope.CONTROLLER)
+            }
+            controller = {(n, ENVOY_GATEWAY_SYSTEM) for n in inputs if KINDS[n].scope is Scope.CONTROLLER}
+            return wide | controller | retries
         gateways_in_asked = any(dig(g, "metadata", "namespace") in asked for g in gateways)
         wanted = set(retries)
         for name in inputs:
@@ -543,6 +546,8 @@ class ClusterReader:
                 wanted |= _fan(name, gateway_ns | (route_ns if name != "Gateway" else set()))
             elif spec.scope is Scope.BACKENDS:
                 wanted |= _fan(name, grant_ns if name == "ReferenceGrant" else backend_ns | gateway_ns)
+            elif spec.scope is Scope.CONTROLLER:
+                wanted.add((name, ENVOY_GATEWAY_SYSTEM))
             elif spec.scope is Scope.PARAMETERS:
                 wanted |= _fan(name, set(param_ns))
             elif spec.scope is Scope.ENVOY_SERVICE:

@@ -22,6 +22,7 @@ class Scope(enum.Enum):
     # what GatewayClass spec.parametersRef (namespace given) and Gateway spec.infrastructure.parametersRef
     # (the Gateway's namespace) name: read only in the namespaces those refs point at
     PARAMETERS = "parameters"
+    CONTROLLER = "controller"  # the Envoy Gateway controller's own namespace only
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class KindSpec:
     required: bool = False  # missing API -> EGD003 (optional kinds are simply empty)
     # one list per selector, their objects together: Kubernetes selectors cannot say "this label or that"
     label_selectors: tuple[str, ...] = ()
+    # read for context only (the EG version): a denial or absence is said once in the report header,
+    # never as EGD002/EGD003, and skips no check; tenants usually may not read the controller's namespace
+    quiet: bool = False
 
     @property
     def namespaced(self) -> bool:
@@ -102,6 +106,17 @@ _KINDS = [
         label_selectors=(OWNING_GATEWAY_NAME, OWNING_GATEWAYCLASS),
     ),
     KindSpec("EnvoyProxy", "EnvoyProxy", EG, "envoyproxies", ("v1alpha1",), Scope.PARAMETERS),
+    KindSpec(
+        "EnvoyGatewayDeployment",
+        "Deployment",
+        "apps",
+        "deployments",
+        ("v1",),
+        Scope.CONTROLLER,
+        # the Helm chart's controller Deployment (charts/gateway-helm/templates/envoy-gateway-deployment.yaml)
+        label_selectors=("control-plane=envoy-gateway",),
+        quiet=True,
+    ),
     KindSpec("Secret", "Secret", "", "secrets", ("v1",), Scope.LISTENER_SECRETS),
     KindSpec("Certificate", "Certificate", CM, "certificates", ("v1",), Scope.GATEWAYS),
     KindSpec("CertificateRequest", "CertificateRequest", CM, "certificaterequests", ("v1",), Scope.GATEWAYS),
