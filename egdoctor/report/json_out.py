@@ -76,6 +76,7 @@ def gateway_json(gv: GatewayView) -> dict[str, Any]:
             "sourceRanges": [str(r) for r in as_list(svc.spec.get("loadBalancerSourceRanges"))]
             if svc
             else [],
+            "deployMode": gv.deployment.mode,
         },
         "listeners": [
             {

@@ -148,7 +148,11 @@ def _gateway_details(report: Report, gv: GatewayView) -> list[str]:
     svc = gv.envoy_service
     if svc is not None:
         ann = svc.annotations.get("loadbalancer.openstack.org/proxy-protocol", "not set")
-        out.append(f"LB Service {t(svc.namespace or '')}/{t(svc.name)}   proxy-protocol: {t(ann)}")
+        shared = f"   shared by GatewayClass {t(gv.obj.spec.get('gatewayClassName'))} (mergeGateways)"
+        out.append(
+            f"LB Service {t(svc.namespace or '')}/{t(svc.name)}   proxy-protocol: {t(ann)}"
+            + (shared if gv.deployment.merged else "")
+        )
     elif report.diagnosis.snapshot.problems_for("EnvoyService"):
         out.append("LB Service not readable: load-balancer checks skipped (see EGD002/EGD005)")
     else:
