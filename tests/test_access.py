@@ -144,3 +144,19 @@ def test_an_unreadable_controller_deployment_is_said_once_in_the_header(tmp_path
         "image": None,
         "unknown": "not allowed to read Deployments in envoy-gateway-system",
     }
+
+
+def test_envoyproxies_are_read_only_where_parameters_refs_point(tmp_path: Path) -> None:
+    """A GatewayClass's parametersRef names the EnvoyProxy's namespace; egdoctor lists EnvoyProxies there
+    and nowhere else, even with -A (no cluster-wide list of another team's objects)."""
+    scenario = _variant(tmp_path, parameters=True)
+    for args in (["-n", "team-a"], ["-A"]):
+        with lab_for(scenario, tmp_path / f"lab{len(args)}{args[-1]}") as lab:
+            result = run_cli(
+                "check", "--kubeconfig", str(lab.kubeconfig_path), "--no-probe", "-o", "json", *args
+            )
+            reads = [r["path"] for r in lab.requests if r["path"].endswith("/envoyproxies")]
+        assert result.exit_code == 0, result.stderr
+        assert reads == [
+            "/apis/gateway.envoyproxy.io/v1alpha1/namespaces/envoy-gateway-system/envoyproxies"
+        ], reads

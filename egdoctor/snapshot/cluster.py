@@ -528,11 +528,15 @@ class ClusterReader:
         }
         if asked is None:
             # Secrets are never listed: read_secrets() gets the ones listeners may use, by name
-            wide = {
-                (n, None) for n in inputs if KINDS[n].scope not in (Scope.LISTENER_SECRETS, Scope.CONTROLLER)
-            }
-            controller = {(n, ENVOY_GATEWAY_SYSTEM) for n in inputs if KINDS[n].scope is Scope.CONTROLLER}
-            return wide | controller | retries
+            # EnvoyProxies only where parametersRefs point, the controller only in its namespace
+            narrow = (Scope.LISTENER_SECRETS, Scope.CONTROLLER, Scope.PARAMETERS)
+            wide: set[tuple[str, str | None]] = {(n, None) for n in inputs if KINDS[n].scope not in narrow}
+            for n in inputs:
+                if KINDS[n].scope is Scope.CONTROLLER:
+                    wide.add((n, ENVOY_GATEWAY_SYSTEM))
+                elif KINDS[n].scope is Scope.PARAMETERS:
+                    wide |= _fan(n, set(param_ns))
+            return wide | retries
         gateways_in_asked = any(dig(g, "metadata", "namespace") in asked for g in gateways)
         wanted = set(retries)
         for name in inputs:
