@@ -194,6 +194,8 @@ CATALOGUE: tuple[ResourceType, ...] = (
                  field_selectors=("spec.unschedulable",)),
     ResourceType("", ("v1",), "events", "event", "Event", short_names=("ev",), status=False,
                  field_selectors=_EVENT_FIELDS),
+    ResourceType("apps", ("v1",), "deployments", "deployment", "Deployment", short_names=("deploy",),
+                 categories=("all",)),
     ResourceType("discovery.k8s.io", ("v1",), "endpointslices", "endpointslice", "EndpointSlice",
                  status=False),
     ResourceType("authorization.k8s.io", ("v1",), "selfsubjectaccessreviews", "", "SelfSubjectAccessReview",

@@ -202,6 +202,7 @@ class LabCluster:
                 with contextlib.suppress(Exception):
                     # The controller a cluster runs, by which egdoctor learns the EG version.
                     self.api.store.add(self.eg.controller_pod())
+                    self.api.store.add(self.eg.controller_deployment())
             if self.settings is not None:
                 self._start_datapath(self.settings)
             elif self.eg is not None:

@@ -97,6 +97,7 @@ GW_GROUP = "gateway.networking.k8s.io"
 EG_GROUP = "gateway.envoyproxy.io"
 OWNING_NAME = "gateway.envoyproxy.io/owning-gateway-name"
 OWNING_NAMESPACE = "gateway.envoyproxy.io/owning-gateway-namespace"
+CONTROLLER_NAMESPACE = "envoy-gateway-system"
 RESPONSE_BODY_KEY = "response.body"  # EG ResponseBodyConfigMapKey
 
 _GATEWAY_KEYS = {
@@ -331,12 +332,15 @@ def eg_gateway_classes(objects: Iterable[Mapping[str, Any]]) -> set[str]:
 def envoy_service(
     objects: Iterable[Mapping[str, Any]], namespace: str, name: str
 ) -> Mapping[str, Any] | None:
-    """The Envoy Service EG made for a Gateway, found by its owning-gateway labels (either deploy mode)."""
+    """The Envoy Service EG made for a Gateway, found by its owning-gateway labels where EG puts it: its own
+    namespace, or the Gateway's in GatewayNamespace deploy mode (internal/infrastructure/kubernetes/
+    proxy_infra.go GetResourceNamespace); a labelled Service anywhere else is not EG's."""
     found = sorted(
         (
             s
             for s in objects
             if s.get("kind") == "Service"
+            and _meta(s).get("namespace") in (CONTROLLER_NAMESPACE, namespace)
             and _map(_meta(s).get("labels")).get(OWNING_NAME) == name
             and _map(_meta(s).get("labels")).get(OWNING_NAMESPACE) == namespace
         ),

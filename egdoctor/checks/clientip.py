@@ -23,6 +23,7 @@ from egdoctor.checks.registry import CheckContext, check
 from egdoctor.findings.codes import make_finding
 from egdoctor.findings.model import Finding, GatewayRef, ObjectRef, Severity
 from egdoctor.model.ctp_claims import PORT_OVERLAP
+from egdoctor.model.eg_version import eg_version
 from egdoctor.model.selectors import selector_is_empty, selector_matches
 from egdoctor.model.topology import (
     EG_CONTROLLER,
@@ -30,10 +31,18 @@ from egdoctor.model.topology import (
     ClientIP,
     GatewayKey,
     GatewayView,
+    ListenerView,
     policy_targets,
     selector_namespace_ok,
 )
-from egdoctor.snapshot.kinds import GW, ROUTE_KINDS
+from egdoctor.snapshot.kinds import (
+    ENVOY_GATEWAY_SYSTEM,
+    GW,
+    OWNING_GATEWAY_NAME,
+    OWNING_GATEWAY_NAMESPACE,
+    OWNING_GATEWAYCLASS,
+    ROUTE_KINDS,
+)
 from egdoctor.snapshot.objects import Obj, as_list, as_map, conditions, thaw
 
 XFF_ANNOTATION = "loadbalancer.openstack.org/x-forwarded-for"
@@ -153,11 +162,24 @@ def _annotation_state(ci: ClientIP) -> str:
     )
 
 
-def _proxy_ctp(gv: GatewayView, ci: ClientIP) -> Obj | None:
+def _source_listener(ctx: CheckContext, gv: GatewayView, ci: ClientIP) -> ListenerView | None:
+    """The listener whose settings are in force on this one's shared port (model/topology.py
+    _proxy_per_port): of the same Gateway, or, with mergeGateways, of another Gateway of the class."""
+    if ci.proxy_from is None:
+        return None
+    owner = ctx.topology.gateways.get(ci.proxy_from_gateway) if ci.proxy_from_gateway else gv
+    return owner.listener(ci.proxy_from) if owner is not None else None
+
+
+def _listener_text(lv: ListenerView, gv: GatewayView) -> str:
+    return lv.name if lv.gateway_key == gv.key else f"{lv.name} of {gateway_text(lv.gateway_key)}"
+
+
+def _proxy_ctp(ctx: CheckContext, gv: GatewayView, ci: ClientIP) -> Obj | None:
     """The CTP whose proxyProtocol is in force on the listener's port: its own, or the one of the listener
     that put the PROXY filter on the shared port (model/topology.py _proxy_per_port)."""
     if ci.proxy_from is not None:
-        source = gv.listener(ci.proxy_from)
+        source = _source_listener(ctx, gv, ci)
         return source.client_ip.ctp if source is not None else None
     return ci.ctp
 
@@ -200,7 +222,7 @@ def proxy_mismatch_issues(ctx: CheckContext, gv: GatewayView) -> list[tuple[str,
     out: list[tuple[str, Issue]] = []
     for lv in gv.listeners:
         ci = lv.client_ip
-        source = _proxy_ctp(gv, ci)
+        source = _proxy_ctp(ctx, gv, ci)
         if ci.proxy_protocol != "off" and ci.lb_proxy == "none" and source is not None:
             ctp = obj_text(source)
             if ci.proxy_protocol == "strict":
@@ -249,10 +271,11 @@ def proxy_mismatch_issues(ctx: CheckContext, gv: GatewayView) -> list[tuple[str,
         elif ci.proxy_protocol == "off" and ci.lb_proxy in ("v1", "v2"):
             ns, name = gv.key
             broken = _not_applied(ci)
-            first = gv.listener(ci.proxy_from) if ci.proxy_from else None
+            first = _source_listener(ctx, gv, ci)
             if not broken and first is not None and _not_applied(first.client_ip):
                 broken = (
-                    f"plain-HTTP listeners on port {lv.port} share the settings of listener {first.name}, "
+                    f"plain-HTTP listeners on port {lv.port} share the settings of listener "
+                    f"{_listener_text(first, gv)}, "
                     f"the first of them: {_not_applied(first.client_ip)}"
                 )
             if broken:
@@ -696,9 +719,18 @@ def lb_proxy_agreement(ctx: CheckContext) -> Iterator[Finding]:
         yield from emit(gv, proxy_mismatch_issues(ctx, gv))
 
 
-@check("ctp-proxy-settings", inputs=["Gateway", "ClientTrafficPolicy"], codes=["EGD306", "EGD307"])
+@check(
+    "ctp-proxy-settings",
+    inputs=["Gateway", "ClientTrafficPolicy", "EnvoyGatewayDeployment"],
+    codes=["EGD306", "EGD307"],
+)
 def ctp_proxy_settings(ctx: CheckContext) -> Iterator[Finding]:
-    """PROXY protocol is strict, and set with proxyProtocol rather than the deprecated enableProxyProtocol."""
+    """PROXY protocol is strict, and set with proxyProtocol rather than the deprecated enableProxyProtocol.
+
+    proxyProtocol arrived in Envoy Gateway v1.5.0, which deprecated enableProxyProtocol
+    (api/v1alpha1/clienttrafficpolicy_types.go at v1.4.0 and v1.5.0): on an older release the bool is the
+    only way, so nothing is reported; when the release is unknown the fix names the release it needs."""
+    version = eg_version(ctx.snapshot)
     for gv in eg_gateways(ctx):
         issues = [
             (
@@ -719,6 +751,8 @@ def ctp_proxy_settings(ctx: CheckContext) -> Iterator[Finding]:
         if "enableProxyProtocol" not in ctp.spec:
             continue
         legacy = ctp.spec.get("enableProxyProtocol")
+        if version.before(1, 5) and not isinstance(ctp.spec.get("proxyProtocol"), Mapping):
+            continue  # the field is not deprecated before v1.5, and its replacement does not exist there
         # internal/gatewayapi/clienttrafficpolicy.go: a proxyProtocol block wins over the legacy bool.
         if isinstance(ctp.spec.get("proxyProtocol"), Mapping):
             effect = "; spec.proxyProtocol is also set and wins, so enableProxyProtocol is ignored"
@@ -726,6 +760,8 @@ def ctp_proxy_settings(ctx: CheckContext) -> Iterator[Finding]:
         elif legacy is True:
             effect = " (it turns on strict PROXY protocol, like proxyProtocol: {optional: false})"
             fix = "replace `enableProxyProtocol: true` with `proxyProtocol: {optional: false}`"
+            if version.version is None:
+                fix += " (proxyProtocol needs Envoy Gateway v1.5 or later; check the release you run)"
         else:
             effect = f" (set to {legacy!r}, it turns nothing on)"
             fix = "delete enableProxyProtocol"
@@ -879,18 +915,31 @@ def envoy_service(ctx: CheckContext) -> Iterator[Finding]:
         svc = gv.envoy_service
         where = GatewayRef(ns, name)
         if svc is None:
+            cls = str(gv.obj.spec.get("gatewayClassName") or "")
+            deployment = gv.deployment
+            if deployment.merge:
+                problem = (
+                    f"was not found: EnvoyProxy {deployment.envoyproxy} sets mergeGateways, so one Envoy "
+                    f"serves GatewayClass {cls}, but no Service in {ENVOY_GATEWAY_SYSTEM} carries the label "
+                    f"{OWNING_GATEWAYCLASS}={cls}"
+                )
+            else:
+                problem = (
+                    f"was not found: no Service carries the labels {OWNING_GATEWAY_NAME}={name} and "
+                    f"{OWNING_GATEWAY_NAMESPACE}={ns} (one Envoy per Gateway, in {ENVOY_GATEWAY_SYSTEM} "
+                    f"or, in GatewayNamespace deploy mode, in {ns}), nor {OWNING_GATEWAYCLASS}={cls} "
+                    "(mergeGateways)"
+                )
             yield make_finding(
                 "EGD312",
                 subject=gv.obj.ref,
                 gateway=where,
                 gateway_name=gateway_text(gv.key),
                 service="",
-                problem="was not found: no Service carries the labels "
-                f"gateway.envoyproxy.io/owning-gateway-name={name} and "
-                f"gateway.envoyproxy.io/owning-gateway-namespace={ns}",
+                problem=problem,
                 fix="Envoy Gateway creates it for every Gateway it accepts: check that the Gateway is "
-                "Accepted (EGD102) and the controller's logs; an EnvoyProxy with mergeGateways labels it "
-                "by GatewayClass instead",
+                "Accepted (EGD102), the GatewayClass too (EGD101), and the controller's logs",
+                evidence={"deployMode": deployment.mode},
             )
             continue
         svc_type = str(svc.spec.get("type") or "ClusterIP")
@@ -923,6 +972,45 @@ def envoy_service(ctx: CheckContext) -> Iterator[Finding]:
                 fix=f"`kubectl describe service -n {svc.namespace} {svc.name}` shows the cloud controller's "
                 "events (quota, flavor, subnet or floating-IP errors)",
             )
+
+
+@check(
+    "envoy-deploy-mode", inputs=["GatewayClass", "Gateway", "EnvoyProxy", "EnvoyService"], codes=["EGD108"]
+)
+def envoy_deploy_mode(ctx: CheckContext) -> Iterator[Finding]:
+    """The Envoy Service is labelled as the GatewayClass's EnvoyProxy (mergeGateways) says it should be."""
+    for gv in eg_gateways(ctx):
+        svc, deployment = gv.envoy_service, gv.deployment
+        if svc is None or deployment.as_configured:
+            continue
+        cls = str(gv.obj.spec.get("gatewayClassName") or "")
+        if deployment.merge:
+            found = f"labelled for this Gateway alone ({OWNING_GATEWAY_NAME})"
+            fix = (
+                f"Envoy Gateway moves every Gateway of the class onto one Envoy Service labelled "
+                f"{OWNING_GATEWAYCLASS}={cls}: check GatewayClass {cls} is Accepted (mergeGateways and the "
+                "GatewayNamespace deploy mode exclude each other) and the controller's logs; the move gives "
+                "the class a new load balancer and a new address (see EGD314)"
+            )
+        else:
+            found = f"the GatewayClass's shared one ({OWNING_GATEWAYCLASS}={cls})"
+            fix = (
+                "Envoy Gateway gives each Gateway its own Envoy Service once mergeGateways is off: check the "
+                "controller's logs; each Gateway gets a new load balancer and a new address"
+            )
+        yield make_finding(
+            "EGD108",
+            subject=svc.ref,
+            gateway=GatewayRef(*gv.key),
+            envoyproxy=deployment.envoyproxy,
+            gateway_class=cls,
+            merge=str(deployment.merge).lower(),
+            gateway_name=gateway_text(gv.key),
+            service=obj_text(svc),
+            found=found,
+            fix=fix,
+            evidence={"deployMode": deployment.mode, "mergeGateways": deployment.merge},
+        )
 
 
 @check("xff-open-lb", inputs=["Gateway", "ClientTrafficPolicy", "EnvoyService"], codes=["EGD313"])

@@ -55,6 +55,8 @@ def _blocking(snapshot: Snapshot, name: str) -> list[AccessProblem]:
     """The access problems that make a check reading `name` unreliable: a check running on a partly
     readable kind would call unreadable objects missing. A kind that is not installed only blocks when
     it is required; optional kinds (TCPRoute, cert-manager...) simply hold nothing."""
+    if KINDS[name].quiet:
+        return []
     return [
         p
         for p in snapshot.problems_for(name)
@@ -124,6 +126,8 @@ def _access_findings(snapshot: Snapshot, disabled_by: Mapping[AccessProblem, lis
     """One finding per kind and cause: the same denial in three namespaces is one problem to fix."""
     groups: dict[tuple[str, str, str, str, str], list[AccessProblem]] = {}
     for p in snapshot.problems:
+        if KINDS[p.input].quiet:
+            continue  # said once in the report header (model/eg_version.py)
         message = p.message if p.reason == "error" else ""
         groups.setdefault((p.input, p.reason, p.verb, p.resource, message), []).append(p)
     out = []

@@ -186,6 +186,10 @@ def gateway_count(ctx: CheckContext) -> Iterator[Finding]:
         for gv in ctx.topology.gateways.values()
         if gv.obj.spec.get("gatewayClassName") == ctx.options.gateway_class
     ]
+    # mergeGateways is set per GatewayClass: then every Gateway of the class shares one Envoy and one load
+    # balancer, which is the point of the warning
+    if any(gv.deployment.merged or gv.deployment.merge for gv in of_class):
+        return
     if len(of_class) > 1:
         names = ", ".join(f"{k[0]}/{k[1]}" for k in sorted(gv.key for gv in of_class))
         for gv in of_class:

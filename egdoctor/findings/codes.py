@@ -132,6 +132,15 @@ _CODES = [
         "addresses the load balancer does not own (`kubectl get gateway -n {namespace} {name} -o "
         "jsonpath='{{.spec.addresses}}'`), or probe an address you trust with --address",
     ),
+    Code(
+        "EGD108",
+        W,
+        "Envoy Service not where this deployment mode puts it",
+        "EnvoyProxy {envoyproxy} of GatewayClass {gateway_class} sets mergeGateways: {merge}, but the Envoy "
+        "Service of {gateway_name} is {service}, {found}: Envoy Gateway has not (yet) deployed Envoy the way "
+        "the EnvoyProxy asks",
+        "{fix}",
+    ),
     # EGD2xx routes and backends
     Code("EGD201", E, "parentRef names nothing that exists", "parentRefs[{index}] {problem}", "{fix}"),
     Code(

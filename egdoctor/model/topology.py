@@ -14,8 +14,17 @@ from typing import Any
 from egdoctor.model import hostnames
 from egdoctor.model.ctp_claims import claim_listeners
 from egdoctor.model.grants import reference_granted
+from egdoctor.model.parameters import class_envoyproxy
 from egdoctor.model.selectors import selector_is_empty, selector_matches
-from egdoctor.snapshot.kinds import EG, GW, OWNING_GATEWAY_NAME, OWNING_GATEWAY_NAMESPACE, ROUTE_KINDS
+from egdoctor.snapshot.kinds import (
+    EG,
+    ENVOY_GATEWAY_SYSTEM,
+    GW,
+    OWNING_GATEWAY_NAME,
+    OWNING_GATEWAY_NAMESPACE,
+    OWNING_GATEWAYCLASS,
+    ROUTE_KINDS,
+)
 from egdoctor.snapshot.model import Snapshot
 from egdoctor.snapshot.objects import Obj, as_list, as_map
 
@@ -71,6 +80,9 @@ class ClientIP:
     # The listener on the same port whose CTP put the PROXY filter on the port, when it is another one
     # (Envoy Gateway builds one Envoy listener, so one listener-filter chain, per port)
     proxy_from: str | None = None
+    # The Gateway of that listener when it is another one: with mergeGateways one Envoy serves every
+    # Gateway of the class, so listeners of different Gateways share a port's Envoy listener
+    proxy_from_gateway: GatewayKey | None = None
     # numTrustedHops as written (0 behaves like 1: both mean "the last address")
     xff_hops_written: int | None = None
 
@@ -133,12 +145,41 @@ class ListenerView:
     attachments: tuple[ParentAttachment, ...] = ()
 
 
+DEFAULT_MODE = "default"  # one Envoy per Gateway, in the controller's namespace
+MERGED_MODE = "mergeGateways"  # one Envoy per GatewayClass, in the controller's namespace
+GATEWAY_NAMESPACE_MODE = "gatewayNamespace"  # one Envoy per Gateway, in the Gateway's namespace
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Where Envoy Gateway runs this Gateway's Envoy, and how egdoctor knows.
+
+    ``merge`` is the GatewayClass's EnvoyProxy ``mergeGateways`` when that EnvoyProxy was read and sets it
+    (it wins over EG's own default, internal/gatewayapi/helpers.go IsMergeGatewaysEnabled); otherwise the
+    Service's labels decide: EG labels a merged Envoy by GatewayClass and every other one by Gateway
+    (internal/gatewayapi/translator.go buildIR)."""
+
+    mode: str  # DEFAULT_MODE | MERGED_MODE | GATEWAY_NAMESPACE_MODE | "unknown" (no Service to tell by)
+    merge: bool | None = None
+    envoyproxy: str | None = None  # "namespace/name" of the EnvoyProxy that set merge
+
+    @property
+    def merged(self) -> bool:
+        return self.mode == MERGED_MODE
+
+    @property
+    def as_configured(self) -> bool:
+        """False when the EnvoyProxy's mergeGateways and the Services found disagree."""
+        return self.merge is None or self.mode == "unknown" or self.merged == self.merge
+
+
 @dataclass(frozen=True)
 class GatewayView:
     obj: Obj
     listeners: tuple[ListenerView, ...]
     envoy_service: Obj | None
     envoy_services: tuple[Obj, ...]
+    deployment: Deployment = Deployment("unknown")
 
     @property
     def key(self) -> GatewayKey:
@@ -353,13 +394,55 @@ def lb_proxy_mode(service: Obj | None) -> tuple[str, str | None]:
     return "none", str(raw)
 
 
-def envoy_services_for(snapshot: Snapshot, gw: Obj) -> tuple[Obj, ...]:
-    return tuple(
+def merge_setting(snapshot: Snapshot, gw: Obj) -> tuple[bool | None, str | None]:
+    """mergeGateways of the Gateway's GatewayClass's EnvoyProxy, when it was read and sets it."""
+    cls = snapshot.get("GatewayClass", None, str(gw.spec.get("gatewayClassName") or ""))
+    ref = class_envoyproxy(cls.raw) if cls is not None else None
+    proxy = snapshot.get("EnvoyProxy", ref[0], ref[1]) if ref is not None else None
+    merge = proxy.spec.get("mergeGateways") if proxy is not None else None
+    if not isinstance(merge, bool) or ref is None:
+        return None, None
+    return merge, f"{ref[0]}/{ref[1]}"
+
+
+def _where_eg_puts(services: Iterable[Obj], gw: Obj) -> tuple[Obj, ...]:
+    """Envoy Gateway puts an Envoy Service in its own namespace, or in the Gateway's in GatewayNamespace
+    mode (internal/infrastructure/kubernetes/proxy_infra.go GetResourceNamespace), and looks for it only
+    there (internal/gatewayapi/globalresources.go processServiceClusterForGateway): a labelled Service
+    elsewhere is nobody's Envoy and counts only when none is found in those places."""
+    services = tuple(services)
+    home = tuple(s for s in services if s.namespace in (ENVOY_GATEWAY_SYSTEM, gw.namespace))
+    return home or services
+
+
+def envoy_services_for(snapshot: Snapshot, gw: Obj) -> tuple[tuple[Obj, ...], Deployment]:
+    """The Envoy Services of a Gateway in the layout Envoy Gateway uses for it, and that layout."""
+    merge, proxy = merge_setting(snapshot, gw)
+    own = _where_eg_puts(
+        (
+            s
+            for s in snapshot.of("EnvoyService")
+            if s.labels.get(OWNING_GATEWAY_NAME) == gw.name
+            and s.labels.get(OWNING_GATEWAY_NAMESPACE) == gw.namespace
+        ),
+        gw,
+    )
+    # merged Gateways share the class's Envoy, always in the controller's namespace: EG refuses
+    # mergeGateways in GatewayNamespace mode (internal/provider/kubernetes/controller.go)
+    cls = str(gw.spec.get("gatewayClassName") or "")
+    shared = tuple(
         s
         for s in snapshot.of("EnvoyService")
-        if s.labels.get(OWNING_GATEWAY_NAME) == gw.name
-        and s.labels.get(OWNING_GATEWAY_NAMESPACE) == gw.namespace
+        if s.labels.get(OWNING_GATEWAYCLASS) == cls and s.namespace == ENVOY_GATEWAY_SYSTEM
     )
+    # the EnvoyProxy's setting picks the layout; without it the labels do. A Service only in the other
+    # layout is still the one traffic reaches (EG has not moved Envoy yet): EGD108 says so.
+    if shared and (merge is True or not own):
+        return shared, Deployment(MERGED_MODE, merge, proxy)
+    if not own:
+        return (), Deployment(MERGED_MODE if merge else "unknown", merge, proxy)
+    in_gateway_ns = own[0].namespace == gw.namespace and gw.namespace != ENVOY_GATEWAY_SYSTEM
+    return own, Deployment(GATEWAY_NAMESPACE_MODE if in_gateway_ns else DEFAULT_MODE, merge, proxy)
 
 
 def _terminates_tls(spec: Mapping[str, Any]) -> bool:
@@ -374,11 +457,22 @@ def _proxy_per_port(listeners: Sequence[ListenerView]) -> list[ListenerView]:
     manager, which the first of them (spec order) creates with its own PROXY and client-IP settings; the
     others only add routes. Listeners that terminate TLS each get a filter chain of their own, and the first
     of them that enables PROXY protocol puts the filter on the whole port
-    (internal/xds/translator/proxy_protocol.go patchProxyProtocolFilter)."""
+    (internal/xds/translator/proxy_protocol.go patchProxyProtocolFilter).
+
+    With mergeGateways the listeners of every Gateway of the class are in one Envoy, Gateways in EG's order
+    (internal/gatewayapi/resource/resource.go Sort), so a port is shared across Gateways the same way."""
+
+    def key(lv: ListenerView) -> tuple[GatewayKey, str]:
+        return (lv.gateway_key, lv.name)
+
+    def source(lv: ListenerView, src: ListenerView) -> dict[str, Any]:
+        other = src.gateway_key if src.gateway_key != lv.gateway_key else None
+        return {"proxy_from": src.name, "proxy_from_gateway": other}
+
     by_port: dict[int | None, list[ListenerView]] = {}
     for lv in listeners:
         by_port.setdefault(lv.port, []).append(lv)
-    shaped: dict[str, ListenerView] = {}
+    shaped: dict[tuple[GatewayKey, str], ListenerView] = {}
     for group in by_port.values():
         plain = [lv for lv in group if not _terminates_tls(lv.spec)]
         if plain:
@@ -391,22 +485,43 @@ def _proxy_per_port(listeners: Sequence[ListenerView]) -> list[ListenerView]:
                     xff_hops=src.xff_hops,
                     trusted_cidrs=src.trusted_cidrs,
                     custom_header=src.custom_header,
-                    proxy_from=first.name,
+                    **source(lv, first),
                 )
-                shaped[lv.name] = replace(lv, client_ip=cip)
+                shaped[key(lv)] = replace(lv, client_ip=cip)
         proxied = next((lv for lv in group if lv.client_ip.proxy_protocol != "off"), None)
         if proxied is None or (plain and proxied in plain[1:]):
             continue
         for lv in group:
-            current = shaped.get(lv.name, lv)
-            if lv.name != proxied.name and current.client_ip.proxy_protocol == "off":
+            current = shaped.get(key(lv), lv)
+            if key(lv) != key(proxied) and current.client_ip.proxy_protocol == "off":
                 cip = replace(
-                    current.client_ip,
-                    proxy_protocol=proxied.client_ip.proxy_protocol,
-                    proxy_from=proxied.name,
+                    current.client_ip, proxy_protocol=proxied.client_ip.proxy_protocol, **source(lv, proxied)
                 )
-                shaped[lv.name] = replace(current, client_ip=cip)
-    return [shaped.get(lv.name, lv) for lv in listeners]
+                shaped[key(lv)] = replace(current, client_ip=cip)
+    return [shaped.get(key(lv), lv) for lv in listeners]
+
+
+def _envoy_order(gw: Obj) -> tuple[str, str, str]:
+    """EG's order of Gateways: creation time, then namespace/name (resource.go Sort)."""
+    created = gw.raw.get("metadata", {}).get("creationTimestamp") if isinstance(gw.raw, Mapping) else None
+    return (str(created or ""), gw.namespace or "", gw.name)
+
+
+def _share_ports(draft: Mapping[GatewayKey, GatewayView]) -> dict[GatewayKey, GatewayView]:
+    """Apply the per-port sharing within each Envoy: one Gateway's, or a merged GatewayClass's."""
+    envoys: dict[tuple[str, str], list[GatewayView]] = {}
+    for key, view in draft.items():
+        cls = str(view.obj.spec.get("gatewayClassName") or "")
+        envoy = ("class", cls) if view.deployment.merged else ("gateway", f"{key[0]}/{key[1]}")
+        envoys.setdefault(envoy, []).append(view)
+    out: dict[GatewayKey, GatewayView] = {}
+    for views in envoys.values():
+        views.sort(key=lambda v: _envoy_order(v.obj))
+        shaped = _proxy_per_port([lv for v in views for lv in v.listeners])
+        for view in views:
+            mine = tuple(lv for lv in shaped if lv.gateway_key == view.key)
+            out[view.key] = replace(view, listeners=mine)
+    return {key: out[key] for key in draft}
 
 
 def build_topology(snapshot: Snapshot) -> Topology:
@@ -445,7 +560,7 @@ def build_topology(snapshot: Snapshot) -> Topology:
 
     draft: dict[GatewayKey, GatewayView] = {}
     for key, gw in gateway_objs.items():
-        services = envoy_services_for(snapshot, gw)
+        services, deployment = envoy_services_for(snapshot, gw)
         service = next(
             (s for s in services if s.spec.get("type") == "LoadBalancer"), services[0] if services else None
         )
@@ -495,8 +610,9 @@ def build_topology(snapshot: Snapshot) -> Topology:
                     client_ip=client_ip,
                 )
             )
-        draft[key] = GatewayView(gw, tuple(_proxy_per_port(listeners)), service, services)
+        draft[key] = GatewayView(gw, tuple(listeners), service, services, deployment)
 
+    draft = _share_ports(draft)
     topo = Topology(draft, tuple(attachments), routes)
     # attach routes to listeners now that listener lookup works
     final: dict[GatewayKey, GatewayView] = {}
@@ -510,7 +626,7 @@ def build_topology(snapshot: Snapshot) -> Topology:
             ListenerView(**{**lv.__dict__, "attachments": tuple(per_listener[lv.name])})
             for lv in view.listeners
         )
-        final[key] = GatewayView(view.obj, attached, view.envoy_service, view.envoy_services)
+        final[key] = replace(view, listeners=attached)
     targets: dict[tuple[str | None, str], list[tuple[GatewayKey, str | None]]] = {}
     for ctp, key, section in ctp_targets:
         targets.setdefault(ctp.key, []).append((key, section))

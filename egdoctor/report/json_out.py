@@ -12,6 +12,7 @@ from egdoctor import __version__
 from egdoctor.findings.codes import REGISTRY
 from egdoctor.findings.model import Finding, Severity
 from egdoctor.findings.suppress import Suppressed
+from egdoctor.model.eg_version import eg_version
 from egdoctor.model.topology import GatewayView
 from egdoctor.report.json_safe import json_safe
 from egdoctor.report.marks import finding_listeners
@@ -19,6 +20,7 @@ from egdoctor.report.probe_view import gateway_probe_json, probe_json
 from egdoctor.report.tls_view import tls_json
 from egdoctor.report.view import Report
 from egdoctor.report.what_if_view import what_if_json
+from egdoctor.snapshot.model import Snapshot
 from egdoctor.snapshot.objects import as_list, conditions
 
 
@@ -75,6 +77,7 @@ def gateway_json(gv: GatewayView) -> dict[str, Any]:
             "sourceRanges": [str(r) for r in as_list(svc.spec.get("loadBalancerSourceRanges"))]
             if svc
             else [],
+            "deployMode": gv.deployment.mode,
         },
         "listeners": [
             {
@@ -121,6 +124,15 @@ def source_json(
     return {"mode": mode, "server": server or None, "context": context or None}
 
 
+def envoy_gateway_json(snap: Snapshot) -> dict[str, Any]:
+    found = eg_version(snap)
+    return {
+        "version": found.text if found.version else None,
+        "image": found.image,
+        "unknown": found.why_unknown,
+    }
+
+
 def scope_json(namespaces: frozenset[str] | None, all_namespaces: bool | None = None) -> dict[str, Any]:
     """`namespaces` is null with -A, and when the run ended before the context's namespace was known."""
     return {
@@ -157,6 +169,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "egdoctor": __version__,
         "source": source_json(src.mode, src.server, src.context, src.files, src.bundle, src.recorded_at),
         "scope": scope_json(snap.namespaces),
+        "envoyGateway": envoy_gateway_json(snap),
         "gateways": [
             {**gateway_json(gv), **gateway_probe_json(report.probes, gv)} for gv in report.gateways()
         ],

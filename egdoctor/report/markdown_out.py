@@ -55,6 +55,15 @@ def _source(data: Mapping[str, Any]) -> str:
     return f"context {md(src.get('context') or '?')} · {md(src.get('server') or '?')}"
 
 
+def _envoy_gateway(data: Mapping[str, Any]) -> str:
+    eg = data.get("envoyGateway")
+    if not eg:
+        return ""
+    if eg.get("version"):
+        return f" · Envoy Gateway {md(eg['version'])}"
+    return f" · Envoy Gateway version unknown ({md(eg.get('unknown') or '?')})"
+
+
 def _header(doc: Document) -> list[str]:
     data = doc.data
     summary = data["summary"]
@@ -70,7 +79,8 @@ def _header(doc: Document) -> list[str]:
         "",
         f"**{mark} {md(doc.verdict, MESSAGE_LIMIT)}**",
         "",
-        f"{_source(data)} · {_scope(data)} · {counts}{extra} · exit code {summary['exitCode']} "
+        f"{_source(data)}{_envoy_gateway(data)} · {_scope(data)} · {counts}{extra} · exit code "
+        f"{summary['exitCode']} "
         f"(fails on {summary['failOn']})",
     ]
 

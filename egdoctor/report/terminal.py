@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.text import Text
 
 from egdoctor.findings.model import Finding
+from egdoctor.model.eg_version import eg_version
 from egdoctor.model.topology import GatewayView
 from egdoctor.report.layout import GatewayBlock, ListenerBlock, Placed, RouteBlock, build_layout
 from egdoctor.report.marks import finding_mark
@@ -83,10 +84,18 @@ def report_lines(report: Report, show_all: bool = False) -> list[Line]:
         head = f"Context {t(snap.source.context)} · {t(snap.source.server)}"
     else:
         head = f"Offline: {plural(len(snap.source.files), 'file')}"
+    found = eg_version(snap)
+    # said here, once: version-specific advice assumes a current release when the version is unknown
+    eg_line = (
+        f"Envoy Gateway {found.text}"
+        if found.version
+        else f"Envoy Gateway version unknown: {t(found.why_unknown or '')}"
+    )
     scope = (
         "all namespaces" if snap.namespaces is None else "namespace " + t(", ".join(sorted(snap.namespaces)))
     )
-    lines = [Line(f"[bold]{head}[/] · {scope} · {plural(len(layout.gateways), 'Gateway')} in view")]
+    in_view = plural(len(layout.gateways), "Gateway")
+    lines = [Line(f"[bold]{head}[/] · {scope} · {in_view} in view · [dim]{eg_line}[/]")]
     if not layout.gateways:
         lines.append(Line("no route in scope attaches to a Gateway egdoctor could read", 2))
     elif compact or (show_all and snap.namespaces is None):
@@ -143,7 +152,11 @@ def _gateway_details(report: Report, gv: GatewayView) -> list[str]:
     svc = gv.envoy_service
     if svc is not None:
         ann = svc.annotations.get("loadbalancer.openstack.org/proxy-protocol", "not set")
-        out.append(f"LB Service {t(svc.namespace or '')}/{t(svc.name)}   proxy-protocol: {t(ann)}")
+        shared = f"   shared by GatewayClass {t(gv.obj.spec.get('gatewayClassName'))} (mergeGateways)"
+        out.append(
+            f"LB Service {t(svc.namespace or '')}/{t(svc.name)}   proxy-protocol: {t(ann)}"
+            + (shared if gv.deployment.merged else "")
+        )
     elif report.diagnosis.snapshot.problems_for("EnvoyService"):
         out.append("LB Service not readable: load-balancer checks skipped (see EGD002/EGD005)")
     else:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from egdoctor.findings.model import ObjectRef
-from egdoctor.snapshot.kinds import KINDS, OWNING_GATEWAY_NAME
+from egdoctor.snapshot.kinds import KINDS, OWNING_GATEWAY_NAME, OWNING_GATEWAYCLASS
 from egdoctor.snapshot.model import AccessProblem, Malformed, Snapshot, Source
 from egdoctor.snapshot.objects import MAX_NESTING, NestingTooDeep, Obj
 from egdoctor.snapshot.shape import problem, sanitize_secret
@@ -57,11 +57,12 @@ def _admit(name: str, kind: str, item: Any) -> tuple[Obj | None, str | None]:
 
 
 def derive_envoy_services(raw: Mapping[str, list[Mapping[str, Any]]]) -> list[Mapping[str, Any]]:
-    """Services that Envoy Gateway created for a Gateway, from an offline set of Services."""
+    """Services that Envoy Gateway created for a Gateway (or, with mergeGateways, for a GatewayClass), from an
+    offline set of Services."""
     out = []
     for svc in raw.get("Service", []):
         labels = svc.get("metadata", {}).get("labels") if isinstance(svc.get("metadata"), Mapping) else None
-        if isinstance(labels, Mapping) and OWNING_GATEWAY_NAME in labels:
+        if isinstance(labels, Mapping) and (OWNING_GATEWAY_NAME in labels or OWNING_GATEWAYCLASS in labels):
             out.append(svc)
     return out
 

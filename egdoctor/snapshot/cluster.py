@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from egdoctor.model.parameters import class_envoyproxy, gateway_envoyproxy
 from egdoctor.pool import parallel_map
 from egdoctor.snapshot import api_answer, bounded_json
 from egdoctor.snapshot.assemble import assemble
-from egdoctor.snapshot.kinds import KINDS, ROUTE_KINDS, KindSpec, Scope
+from egdoctor.snapshot.kinds import ENVOY_GATEWAY_SYSTEM, KINDS, ROUTE_KINDS, KindSpec, Scope
 from egdoctor.snapshot.model import AccessProblem, Snapshot, Source
 from egdoctor.snapshot.objects import as_list, as_map, dig
 from egdoctor.snapshot.secret_refs import certificate_refs, grant_permits
 
-ENVOY_GATEWAY_SYSTEM = "envoy-gateway-system"
 # Objects per list page. kubectl asks for 500; pages are sequential round trips, so at 25 ms per request
 # 5,000 halved the list phase of the benchmark (docs/performance.md). The read caps below still bound a
 # list, checked page by page.
@@ -40,7 +40,7 @@ MAX_SECRET_GETS = 256  # listener certificateRefs followed per run
 LIST_WORKERS = 32
 # Scopes whose objects sit where the read Gateways and routes point, so that a forbidden cluster-wide
 # list can be retried namespace by namespace. Routes and Gateways themselves could be anywhere.
-_FALLBACK = frozenset({Scope.ENVOY_SERVICE, Scope.GATEWAYS, Scope.BACKENDS})
+_FALLBACK = frozenset({Scope.ENVOY_SERVICE, Scope.GATEWAYS, Scope.BACKENDS, Scope.PARAMETERS})
 
 
 class ClusterUnavailable(Exception):
@@ -284,9 +284,22 @@ class ClusterReader:
         return f"{base}/{spec.plural}"
 
     def list_kind(self, spec: KindSpec, namespace: str | None) -> list[Mapping[str, Any]] | AccessProblem:
+        """Every object of the kind in the namespace (or cluster-wide), one list per label selector; the
+        first list that fails is the answer (RBAC does not look at selectors)."""
+        items: list[Mapping[str, Any]] = []
+        for selector in spec.label_selectors or (None,):
+            result = self._list_selected(spec, namespace, selector)
+            if isinstance(result, AccessProblem):
+                return result
+            items.extend(result)
+        return items
+
+    def _list_selected(
+        self, spec: KindSpec, namespace: str | None, selector: str | None
+    ) -> list[Mapping[str, Any]] | AccessProblem:
         query: dict[str, str] = {"limit": str(_PAGE)}
-        if spec.label_selector:
-            query["labelSelector"] = spec.label_selector
+        if selector:
+            query["labelSelector"] = selector
         items: list[Mapping[str, Any]] = []
         path = self._path(spec, namespace)
         read_bytes = 0
@@ -369,8 +382,8 @@ class ClusterReader:
             todo = sorted(wanted, key=lambda t: (t[0], t[1] or ""))
             # Two inputs may read the same resource in the same place (a view of Services, say): one
             # request serves both.
-            requests = {t: (self._path(KINDS[t[0]], t[1]), KINDS[t[0]].label_selector) for t in todo}
-            unique = sorted(set(requests.values()), key=lambda r: (r[0], r[1] or ""))
+            requests = {t: (self._path(KINDS[t[0]], t[1]), KINDS[t[0]].label_selectors) for t in todo}
+            unique = sorted(set(requests.values()), key=lambda r: (r[0], r[1]))
             owners = [next(t for t in todo if requests[t] == r) for r in unique]
             lists = parallel_map(lambda t: self.list_kind(KINDS[t[0]], t[1]), owners, self.workers)
             fetched = dict(zip(unique, lists, strict=True))
@@ -495,12 +508,21 @@ class ClusterReader:
                 for ref in as_list(dig(listener, "tls", "certificateRefs")):
                     if isinstance(ref, Mapping):
                         secret_ns.add(str(ref.get("namespace") or gns))
+        # EnvoyProxy objects are read only where the read Gateways and their classes point
+        classes = {str(dig(g, "spec", "gatewayClassName", default="")) for g in gateways}
+        param_ns = {
+            ref[0]
+            for ref in [gateway_envoyproxy(g) for g in gateways]
+            + [class_envoyproxy(c) for c in items("GatewayClass") if dig(c, "metadata", "name") in classes]
+            if ref is not None
+        }
         # the grants where listener certificateRefs point decide which Secrets may be read
         grant_ns = backend_ns | gateway_ns | secret_ns
         fallback = {
             Scope.ENVOY_SERVICE: gateway_ns | {ENVOY_GATEWAY_SYSTEM},
             Scope.GATEWAYS: gateway_ns,
             Scope.BACKENDS: backend_ns | gateway_ns,
+            Scope.PARAMETERS: param_ns,
         }
 
         def retry_in(name: str) -> set[str]:
@@ -515,7 +537,14 @@ class ClusterReader:
         }
         if asked is None:
             # Secrets are never listed: read_secrets() gets the ones listeners may use, by name
-            wide = {(n, None) for n in inputs if KINDS[n].scope is not Scope.LISTENER_SECRETS}
+            # EnvoyProxies only where parametersRefs point, the controller only in its namespace
+            narrow = (Scope.LISTENER_SECRETS, Scope.CONTROLLER, Scope.PARAMETERS)
+            wide: set[tuple[str, str | None]] = {(n, None) for n in inputs if KINDS[n].scope not in narrow}
+            for n in inputs:
+                if KINDS[n].scope is Scope.CONTROLLER:
+                    wide.add((n, ENVOY_GATEWAY_SYSTEM))
+                elif KINDS[n].scope is Scope.PARAMETERS:
+                    wide |= _fan(n, set(param_ns))
             return wide | retries
         gateways_in_asked = any(dig(g, "metadata", "namespace") in asked for g in gateways)
         wanted = set(retries)
@@ -530,6 +559,10 @@ class ClusterReader:
                 wanted |= _fan(name, gateway_ns | (route_ns if name != "Gateway" else set()))
             elif spec.scope is Scope.BACKENDS:
                 wanted |= _fan(name, grant_ns if name == "ReferenceGrant" else backend_ns | gateway_ns)
+            elif spec.scope is Scope.CONTROLLER:
+                wanted.add((name, ENVOY_GATEWAY_SYSTEM))
+            elif spec.scope is Scope.PARAMETERS:
+                wanted |= _fan(name, set(param_ns))
             elif spec.scope is Scope.ENVOY_SERVICE:
                 # Customers rarely may list Services cluster-wide: a denial is retried where Envoy
                 # Gateway puts them (its own namespace, or the Gateway's in GatewayNamespace deploy mode).

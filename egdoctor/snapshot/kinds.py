@@ -2,7 +2,8 @@
 
 A check names the kinds it reads (its inputs); the snapshot fetches exactly the union of the inputs of
 the checks that run. `EnvoyService` is not a Kubernetes kind but a view: the Services Envoy Gateway
-creates for Gateways, found by its owning-gateway labels in whichever namespace they live.
+creates for Gateways, found by its owning-gateway (or, with mergeGateways, owning-gatewayclass) labels in
+whichever namespace they live.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ class Scope(enum.Enum):
     BACKENDS = "backends"  # the asked namespaces plus the namespaces of route backends
     LISTENER_SECRETS = "listener-secrets"  # the namespaces listener certificateRefs point at
     ENVOY_SERVICE = "envoy-service"  # Services labelled by Envoy Gateway, across namespaces
+    # what GatewayClass spec.parametersRef (namespace given) and Gateway spec.infrastructure.parametersRef
+    # (the Gateway's namespace) name: read only in the namespaces those refs point at
+    PARAMETERS = "parameters"
+    CONTROLLER = "controller"  # the Envoy Gateway controller's own namespace only
 
 
 @dataclass(frozen=True)
@@ -29,7 +34,11 @@ class KindSpec:
     versions: tuple[str, ...]  # preferred first; discovery picks the first served
     scope: Scope
     required: bool = False  # missing API -> EGD003 (optional kinds are simply empty)
-    label_selector: str | None = None
+    # one list per selector, their objects together: Kubernetes selectors cannot say "this label or that"
+    label_selectors: tuple[str, ...] = ()
+    # read for context only (the EG version): a denial or absence is said once in the report header,
+    # never as EGD002/EGD003, and skips no check; tenants usually may not read the controller's namespace
+    quiet: bool = False
 
     @property
     def namespaced(self) -> bool:
@@ -47,6 +56,10 @@ ACME = "acme.cert-manager.io"
 
 OWNING_GATEWAY_NAME = "gateway.envoyproxy.io/owning-gateway-name"
 OWNING_GATEWAY_NAMESPACE = "gateway.envoyproxy.io/owning-gateway-namespace"
+# with mergeGateways, EG labels the one Envoy of a GatewayClass by the class instead of by Gateway
+# (internal/gatewayapi/helpers.go OwnerLabels)
+OWNING_GATEWAYCLASS = "gateway.envoyproxy.io/owning-gatewayclass"
+ENVOY_GATEWAY_SYSTEM = "envoy-gateway-system"  # where the Helm chart installs the controller
 
 _KINDS = [
     KindSpec("GatewayClass", "GatewayClass", GW, "gatewayclasses", ("v1", "v1beta1"), Scope.CLUSTER, True),
@@ -90,7 +103,19 @@ _KINDS = [
         ("v1",),
         Scope.ENVOY_SERVICE,
         True,
-        label_selector=OWNING_GATEWAY_NAME,
+        label_selectors=(OWNING_GATEWAY_NAME, OWNING_GATEWAYCLASS),
+    ),
+    KindSpec("EnvoyProxy", "EnvoyProxy", EG, "envoyproxies", ("v1alpha1",), Scope.PARAMETERS),
+    KindSpec(
+        "EnvoyGatewayDeployment",
+        "Deployment",
+        "apps",
+        "deployments",
+        ("v1",),
+        Scope.CONTROLLER,
+        # the Helm chart's controller Deployment (charts/gateway-helm/templates/envoy-gateway-deployment.yaml)
+        label_selectors=("control-plane=envoy-gateway",),
+        quiet=True,
     ),
     KindSpec("Secret", "Secret", "", "secrets", ("v1",), Scope.LISTENER_SECRETS),
     KindSpec("Certificate", "Certificate", CM, "certificates", ("v1",), Scope.GATEWAYS),

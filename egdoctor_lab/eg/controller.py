@@ -72,6 +72,23 @@ class EgController:
             },
         }
 
+    def controller_deployment(self) -> dict[str, Any]:
+        """The Deployment that owns that Pod, as the Helm chart names and labels it
+        (charts/gateway-helm/templates/envoy-gateway-deployment.yaml)."""
+        pod = self.controller_pod()
+        labels = dict(pod["metadata"]["labels"])
+        return {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "envoy-gateway", "namespace": "envoy-gateway-system", "labels": labels},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": labels},
+                "template": {"metadata": {"labels": labels}, "spec": pod["spec"]},
+            },
+            "status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1},
+        }
+
     def info(self) -> dict[str, Any]:
         return {"version": self.release.version, "source": "translator", "envoy": self.release.envoy_server}
 

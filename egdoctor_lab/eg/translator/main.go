@@ -281,6 +281,7 @@ func translateClass(docs, slices []object, result *output) error {
 		BackendEnabled:          true,
 		Logger:                  logging.DefaultLogger(io.Discard, egv1a1.LogLevelInfo),
 	}
+	applyEnvoyGatewayConfig(gt, res, docs)
 	gres := translateGatewayAPI(gt, res)
 	// What EG's Kubernetes provider adds before it writes a Gateway's status
 	// (internal/provider/kubernetes/status.go): Accepted derived from the listeners, unless translation
@@ -334,6 +335,37 @@ func translateClass(docs, slices []object, result *output) error {
 		result.Xds[key] = out
 	}
 	return nil
+}
+
+// The ConfigMap EG's Helm chart writes its own configuration into (an EnvoyGateway object under
+// envoy-gateway.yaml; charts/gateway-helm/templates/envoy-gateway-config.yaml).
+const (
+	controllerNamespace = "envoy-gateway-system"
+	egConfigMap         = "envoy-gateway-config"
+	egConfigKey         = "envoy-gateway.yaml"
+)
+
+// applyEnvoyGatewayConfig sets what EG's gateway-api runner takes from its configuration and the class's
+// EnvoyProxy (internal/gatewayapi/runner/runner.go): the controller namespace, the GatewayNamespace deploy
+// mode, the default EnvoyProxy spec (internal/provider/kubernetes/controller.go) and mergeGateways, decided
+// by EG's own IsMergeGatewaysEnabled. Without the ConfigMap, EG's defaults apply.
+func applyEnvoyGatewayConfig(gt *gatewayapi.Translator, res *resource.Resources, docs []object) {
+	gt.ControllerNamespace = controllerNamespace
+	for _, obj := range docs {
+		if obj.kind != "ConfigMap" || obj.key != "ConfigMap/"+controllerNamespace+"/"+egConfigMap {
+			continue
+		}
+		data, _ := obj.raw["data"].(map[string]any)
+		text, _ := data[egConfigKey].(string)
+		var eg egv1a1.EnvoyGateway
+		if err := yaml.Unmarshal([]byte(text), &eg); err != nil {
+			fmt.Fprintf(os.Stderr, "eg-translate: %s/%s: %v\n", controllerNamespace, egConfigMap, err)
+			continue
+		}
+		gt.GatewayNamespaceMode = eg.GatewayNamespaceMode()
+		res.EnvoyProxyDefaultSpec = eg.EnvoyProxy
+	}
+	gt.MergeGateways = gatewayapi.IsMergeGatewaysEnabled(res)
 }
 
 // attachEnvoyProxies places EnvoyProxy objects where EG's Kubernetes provider does: the one the
