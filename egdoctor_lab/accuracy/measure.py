@@ -2,7 +2,8 @@
 
 recall: of the objects EG marks with a problem, the share that get at least one finding on that object.
 false-error rate: of the objects EG marks healthy, the share that get an error-severity finding.
-Client-IP codes (EGD3xx) are left out on both sides: EG's test data carries no Elastx intent.
+Client-IP codes (EGD3xx) are left out on both sides: EG's test data carries no Elastx intent; EGD302 and
+EGD303 stay in, since they relay EG's verdict on a ClientTrafficPolicy.
 """
 
 from __future__ import annotations
@@ -32,8 +33,13 @@ class Seen:
     subject: ObjectKey | None
 
 
+# Client-IP codes that relay Envoy Gateway's own verdict on a ClientTrafficPolicy (no Elastx intent in
+# them): they count like any other finding.
+VERDICT_CODES_3XX = frozenset({"EGD302", "EGD303"})
+
+
 def counted(finding: Seen) -> bool:
-    return not finding.code.startswith("EGD3")
+    return not finding.code.startswith("EGD3") or finding.code in VERDICT_CODES_3XX
 
 
 class _NoAliasDumper(yaml.SafeDumper):
