@@ -96,6 +96,7 @@ class Score:
     false: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     # codes egdoctor gave problem objects it found (which code explains which EG verdict)
     explained_by: Counter[str] = field(default_factory=Counter)
+    found_only_by_generic: int = 0
 
     @property
     def recall(self) -> float:
@@ -120,6 +121,8 @@ def score_case(case: Case, findings: Iterable[Seen], score: Score) -> None:
             if on_it:
                 score.found += 1
                 score.explained_by.update({f.code for f in on_it})
+                if {f.code for f in on_it} == {"EGD709"}:
+                    score.found_only_by_generic += 1
             else:
                 first = problems[0]
                 score.misses.setdefault((kind, first.type, first.reason), []).append(label)
@@ -154,6 +157,11 @@ def render(score: Score, version: str, detail: int = 3) -> str:
         f"recall: {score.found}/{score.problem_objects} = {score.recall:.4f}",
         f"false-error rate: {score.false_errors}/{score.healthy_objects} = {score.false_error_rate:.4%}",
     ]
+    if score.explained_by:
+        codes = ", ".join(f"{code} {n}" for code, n in sorted(score.explained_by.items()))
+        lines.append(f"codes on the problem objects found: {codes}")
+        alone = score.found_only_by_generic
+        lines.append(f"found only by the generic controller verdict (EGD709): {alone}")
     if score.crashed:
         lines.append(f"egdoctor failed on {len(score.crashed)} case(s):")
         lines.extend(f"  {name}: {why}" for name, why in score.crashed)
