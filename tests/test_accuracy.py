@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from egdoctor_lab.accuracy.cases import CLASS, case_names, load_case, testdata_dir
+from egdoctor_lab.accuracy.cases import CLASS, case_names, load_case
+from egdoctor_lab.accuracy.cases import testdata_dir as eg_testdata_dir
 from egdoctor_lab.accuracy.measure import Seen, diagnose_case, measure, render, seen_from_json, write_case
 from egdoctor_lab.eg.releases import NEWEST
 from tests.conftest import run_cli
@@ -35,7 +36,7 @@ CLI_CASES = (
 
 @pytest.fixture(scope="module")
 def testdata() -> Path:
-    return testdata_dir(NEWEST)
+    return eg_testdata_dir(NEWEST)
 
 
 def test_recall_and_false_errors_against_eg(testdata: Path) -> None:
@@ -72,3 +73,31 @@ def _portable(findings: list[Seen]) -> list[Seen]:
             seen = replace(seen, subject=("File", None, seen.subject[2].rsplit("/", 1)[-1]))
         out.add(seen)
     return sorted(out, key=repr)
+
+
+GENERIC_CASES = (
+    "gateway-with-listener-with-udproute-with-multiple-rules",
+    "envoyextensionpolicy-failopen",
+    "httproute-with-conflicting-filters",
+    "listenerset-conflict-listeners",
+)
+
+
+@pytest.mark.parametrize("name", GENERIC_CASES)
+def test_generic_verdict_only_where_nothing_specific_explains(
+    testdata: Path, tmp_path: Path, name: str
+) -> None:
+    """EGD709 carries EG's verdict on an object no other code explains, and never beside another code."""
+    case = load_case(testdata, name)
+    findings = diagnose_case(case, tmp_path)
+    by_subject: dict[object, set[str]] = {}
+    for seen in findings:
+        by_subject.setdefault(seen.subject, set()).add(seen.code)
+    for subject, codes in by_subject.items():
+        if "EGD709" in codes:
+            assert codes - {"EGD709"} <= {c for c in codes if c.startswith("EGD0")}, (subject, codes)
+    for key, problems in case.verdicts.items():
+        if problems:
+            assert by_subject.get(key), f"{key}: EG says {problems[0]}, egdoctor nothing"
+    if name == "gateway-with-listener-with-udproute-with-multiple-rules":
+        assert "EGD709" in by_subject[("UDPRoute", "default", "udproute-1")]

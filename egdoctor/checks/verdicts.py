@@ -173,12 +173,18 @@ def _listenerset_fix(verdict: Verdict) -> str:
     return "fix the listener the message names (`kubectl describe listenerset -n NS NAME`)"
 
 
+def _causes(found: list[Verdict]) -> list[Verdict]:
+    """Programmed=False follows from any other failing condition: said alone only when nothing else is."""
+    causes = [v for v in found if v.type != "Programmed"]
+    return causes or found
+
+
 @check("listenerset-accepted", inputs=[*LISTENERSET_KINDS], codes=["EGD110"])
 def listenerset_accepted(ctx: CheckContext) -> Iterator[Finding]:
     """Every ListenerSet and each of its listeners is accepted by Envoy Gateway."""
     for kind in LISTENERSET_KINDS:
         for lset in ctx.snapshot.of(kind):
-            for verdict in verdicts(lset):
+            for verdict in _causes(list(verdicts(lset))):
                 where = f"listener {verdict.listener}" if verdict.listener is not None else "status"
                 yield make_finding(
                     "EGD110",
