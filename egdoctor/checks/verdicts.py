@@ -135,7 +135,28 @@ def route_partially_invalid(ctx: CheckContext) -> Iterator[Finding]:
 # -- EGD109 -------------------------------------------------------------------------------------------------
 
 
-@check("listener-tls-overlap", inputs=["Gateway"], codes=["EGD109"])
+# internal/xds/translator/listener.go (envoyproxy/gateway v1.9.1): a listener whose certificate SANs
+# overlap another's on the port (or cannot be inspected, SDS) gets ALPN http/1.1 unless a
+# ClientTrafficPolicy sets ALPN: HTTP/2 is switched off there to prevent connection coalescing.
+_HTTP1_ONLY_REASONS = {"OverlappingCertificates", "SDSCertificateOpaque"}
+
+
+def _grpc_routes_on(ctx: CheckContext, gw: Obj, listener: str | None) -> list[str]:
+    view = ctx.topology.gateways.get((gw.namespace or "", gw.name))
+    if view is None:
+        return []
+    return sorted(
+        {
+            f"{a.route.namespace}/{a.route.name}"
+            for lv in view.listeners
+            if lv.name == listener
+            for a in lv.attachments
+            if a.route.kind == "GRPCRoute"
+        }
+    )
+
+
+@check("listener-tls-overlap", inputs=["Gateway", "GRPCRoute"], codes=["EGD109"])
 def listener_tls_overlap(ctx: CheckContext) -> Iterator[Finding]:
     """No HTTPS listeners share hostnames or certificates (HTTP/2 connection coalescing)."""
     for gw in ctx.snapshot.of("Gateway"):
@@ -144,15 +165,29 @@ def listener_tls_overlap(ctx: CheckContext) -> Iterator[Finding]:
         for verdict in verdicts(gw):
             if verdict.type != "OverlappingTLSConfig":
                 continue
+            grpc: list[str] = []
+            if verdict.reason in _HTTP1_ONLY_REASONS:
+                grpc = _grpc_routes_on(ctx, gw, verdict.listener)
+                effect = (
+                    "Envoy Gateway serves this listener with HTTP/1.1 only (ALPN http/1.1) so that HTTP/2 "
+                    "clients do not reuse one connection across listeners, unless a ClientTrafficPolicy "
+                    "sets ALPN (which brings the misrouting back)"
+                )
+                if grpc:
+                    effect += f"; gRPC needs HTTP/2, so GRPCRoute {', '.join(grpc)} fails on it"
+            else:
+                effect = (
+                    "an HTTP/2 client that reuses a connection made for one listener's hostname for "
+                    "another's reaches the wrong listener, which answers 404 or 421"
+                )
             yield make_finding(
                 "EGD109",
                 subject=gw.ref,
                 gateway=GatewayRef(gw.namespace or "", gw.name, verdict.listener),
+                severity=Severity.ERROR if grpc else None,
                 listener=verdict.listener,
-                problem=f"({verdict.reason}): {verdict.message}; a browser that reuses an HTTP/2 connection "
-                "for another listener's hostname sends its requests to this listener, which answers 404 or "
-                "421",
-                evidence={"condition": dict(verdict.condition)},
+                problem=f"({verdict.reason}): {verdict.message}; {effect}",
+                evidence={"condition": dict(verdict.condition), "grpcRoutes": grpc},
             )
 
 
@@ -293,8 +328,10 @@ def extension_policy_status(ctx: CheckContext) -> Iterator[Finding]:
             fix = "move the extensions that should apply into the more specific policy"
         elif verdict.reason == "Invalid" and _fails_closed(policy, verdict.message):
             effect = "it fails closed: Envoy Gateway answers HTTP 500 on every route it targets"
-            fix = f"fix the extension the message names ({_describe(policy)}); failOpen: true on a Wasm or "
-            "ext_proc extension serves the routes without it instead"
+            fix = (
+                f"fix the extension the message names ({_describe(policy)}); failOpen: true on a Wasm or "
+                "ext_proc extension serves the routes without it instead"
+            )
         elif verdict.reason == "Invalid":
             effect = "it fails open: the routes it targets are served without the failed extension"
             fix = f"fix the extension the message names ({_describe(policy)})"
