@@ -28,6 +28,10 @@ _LISTENER_FIXES = {
 }
 
 
+# Accepted=False for an invalid EnvoyProxy parametersRef: EGD111 (checks/verdicts.py) explains it.
+INVALID_PARAMETERS = "InvalidParameters"
+
+
 @check("gatewayclass", inputs=["Gateway", "GatewayClass"], codes=["EGD101"])
 def gatewayclass(ctx: CheckContext) -> Iterator[Finding]:
     """Every Gateway names a GatewayClass that exists, is Envoy Gateway's and is Accepted."""
@@ -48,7 +52,7 @@ def gatewayclass(ctx: CheckContext) -> Iterator[Finding]:
             accepted = conditions(cls.status).get("Accepted")
             if accepted is None:
                 problem = "has no Accepted condition: the Envoy Gateway controller has not reconciled it"
-            elif accepted.get("status") != "True":
+            elif accepted.get("status") != "True" and accepted.get("reason") != INVALID_PARAMETERS:
                 problem = f"is not Accepted ({accepted.get('reason')}: {accepted.get('message', '')})"
         if problem:
             yield make_finding(
@@ -84,7 +88,12 @@ def gateway_status(ctx: CheckContext) -> Iterator[Finding]:
                 evidence={"condition": dict(accepted)},
             )
             continue
-        if accepted is not None and accepted.get("status") != "True":
+        # an invalid EnvoyProxy behind spec.infrastructure.parametersRef: EGD111 names it
+        if (
+            accepted is not None
+            and accepted.get("status") != "True"
+            and accepted.get("reason") != INVALID_PARAMETERS
+        ):
             yield make_finding(
                 "EGD102",
                 subject=ref,

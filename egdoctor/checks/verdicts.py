@@ -263,31 +263,38 @@ def _parameters_ref(obj: Obj) -> Mapping[str, Any]:
 @check("envoyproxy-parameters", inputs=["GatewayClass", "Gateway"], codes=["EGD111"])
 def envoyproxy_parameters(ctx: CheckContext) -> Iterator[Finding]:
     """The EnvoyProxy a GatewayClass or Gateway names is valid."""
-    for kind in ("GatewayClass", "Gateway"):
-        for obj in ctx.snapshot.of(kind):
-            if kind == "Gateway" and not _ours(ctx, obj):
-                continue
-            if kind == "GatewayClass" and obj.name != ctx.options.gateway_class:
-                continue
-            ref = _parameters_ref(obj)
-            field = "spec.parametersRef" if kind == "GatewayClass" else "spec.infrastructure.parametersRef"
-            for verdict in verdicts(obj):
-                if verdict.reason != "InvalidParameters" or verdict.listener is not None:
-                    continue
-                ns = ref.get("namespace") or (obj.namespace if kind == "Gateway" else None)
-                name = ref.get("name") or "?"
-                yield make_finding(
-                    "EGD111",
-                    subject=obj.ref,
-                    gateway=GatewayRef(obj.namespace or "", obj.name) if kind == "Gateway" else None,
-                    problem=f"{verdict.type}={verdict.status} (InvalidParameters): {verdict.message}",
-                    reference=f"{field} ({ref.get('kind') or 'EnvoyProxy'} {ns + '/' if ns else ''}{name})",
-                    where=f"-n {ns} {name}" if ns else str(name),
-                    effect="does not program "
-                    + ("any Gateway of this class" if kind == "GatewayClass" else "this Gateway")
-                    + ": changes to its listeners and routes do not reach Envoy",
-                    evidence={"condition": dict(verdict.condition), "parametersRef": dict(ref)},
-                )
+    gateways = [g for g in ctx.snapshot.of("Gateway") if _ours(ctx, g)]
+    for cls in ctx.snapshot.of("GatewayClass"):
+        if cls.name != ctx.options.gateway_class:
+            continue
+        for verdict in verdicts(cls):
+            if verdict.reason == "InvalidParameters":
+                # said once per Gateway of the class, so that each Gateway's report carries it
+                wheres: list[GatewayRef | None] = [GatewayRef(g.namespace or "", g.name) for g in gateways]
+                for where in wheres or [None]:
+                    yield _invalid_parameters(cls, verdict, where, "any Gateway of this class")
+    for gw in gateways:
+        for verdict in verdicts(gw):
+            if verdict.reason == "InvalidParameters" and verdict.listener is None:
+                where = GatewayRef(gw.namespace or "", gw.name)
+                yield _invalid_parameters(gw, verdict, where, "this Gateway")
+
+
+def _invalid_parameters(obj: Obj, verdict: Verdict, gateway: GatewayRef | None, scope: str) -> Finding:
+    ref = _parameters_ref(obj)
+    field = "spec.parametersRef" if obj.kind == "GatewayClass" else "spec.infrastructure.parametersRef"
+    ns = ref.get("namespace") or (obj.namespace if obj.kind == "Gateway" else None)
+    name = ref.get("name") or "?"
+    return make_finding(
+        "EGD111",
+        subject=obj.ref,
+        gateway=gateway,
+        problem=f"{verdict.type}={verdict.status} (InvalidParameters): {verdict.message}",
+        reference=f"{field} ({ref.get('kind') or 'EnvoyProxy'} {ns + '/' if ns else ''}{name})",
+        where=f"-n {ns} {name}" if ns else str(name),
+        effect=f"does not program {scope}: changes to its listeners and routes do not reach Envoy",
+        evidence={"condition": dict(verdict.condition), "parametersRef": dict(ref)},
+    )
 
 
 # -- EGD706 / EGD707 ----------------------------------------------------------------------------------------
