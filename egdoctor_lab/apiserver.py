@@ -153,6 +153,7 @@ class ResourceType:
 
 _GW = "gateway.networking.k8s.io"
 _EG = "gateway.envoyproxy.io"
+_GWX = "gateway.networking.x-k8s.io"
 _CM = "cert-manager.io"
 _ACME = "acme.cert-manager.io"
 _POD_FIELDS = (
@@ -211,6 +212,10 @@ CATALOGUE: tuple[ResourceType, ...] = (
     ResourceType(_GW, ("v1alpha2",), "tcproutes", "tcproute", "TCPRoute", categories=("gateway-api",)),
     ResourceType(_GW, ("v1alpha2",), "tlsroutes", "tlsroute", "TLSRoute", categories=("gateway-api",)),
     ResourceType(_GW, ("v1alpha2",), "udproutes", "udproute", "UDPRoute", categories=("gateway-api",)),
+    ResourceType(_GW, ("v1",), "listenersets", "listenerset", "ListenerSet", short_names=("lset",),
+                 categories=("gateway-api",)),
+    ResourceType(_GWX, ("v1alpha1",), "xlistenersets", "xlistenerset", "XListenerSet",
+                 categories=("gateway-api",)),
     ResourceType(_GW, ("v1", "v1alpha3"), "backendtlspolicies", "backendtlspolicy", "BackendTLSPolicy",
                  short_names=("btlspolicy",), categories=("gateway-api",)),
     ResourceType(_EG, ("v1alpha1",), "clienttrafficpolicies", "clienttrafficpolicy", "ClientTrafficPolicy",
@@ -225,6 +230,10 @@ CATALOGUE: tuple[ResourceType, ...] = (
                  short_names=("hrf",), categories=("envoy-gateway",), status=False),
     ResourceType(_EG, ("v1alpha1",), "envoyextensionpolicies", "envoyextensionpolicy", "EnvoyExtensionPolicy",
                  short_names=("eep",), categories=("envoy-gateway",)),
+    ResourceType(_EG, ("v1alpha1",), "envoypatchpolicies", "envoypatchpolicy", "EnvoyPatchPolicy",
+                 short_names=("epp",), categories=("envoy-gateway",)),
+    ResourceType(_EG, ("v1alpha1",), "backends", "backend", "Backend", short_names=("be",),
+                 categories=("envoy-gateway",)),
     ResourceType(_CM, ("v1",), "certificates", "certificate", "Certificate", short_names=("cert", "certs"),
                  categories=("cert-manager",)),
     ResourceType(_CM, ("v1",), "certificaterequests", "certificaterequest", "CertificateRequest",

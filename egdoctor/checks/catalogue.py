@@ -6,4 +6,5 @@ from egdoctor.checks import (  # noqa: F401
     policies,
     routes,
     tls,
+    verdicts,
 )

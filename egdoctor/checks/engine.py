@@ -9,7 +9,7 @@ from egdoctor.checks.registry import CheckContext, CheckSpec, Options, all_check
 from egdoctor.findings.codes import make_finding
 from egdoctor.findings.model import Finding, ObjectRef
 from egdoctor.model.topology import GatewayKey, Topology, build_topology
-from egdoctor.snapshot.kinds import KINDS, ROUTE_KINDS
+from egdoctor.snapshot.kinds import KINDS, TEAM_KINDS
 from egdoctor.snapshot.model import AccessProblem, Malformed, Snapshot
 
 _NAMED_UNRUN = 5  # the one-line reason names this many unrun checks; the report's footer lists them all
@@ -104,11 +104,21 @@ def run_checks(
             )
     findings.extend(_access_findings(snapshot, disabled_by))
     relevant = _relevance(snapshot, topology)
-    findings = [f for f in findings if _in_scope(f, snapshot, relevant)]
+    findings = [f for f in _explained_once(findings) if _in_scope(f, snapshot, relevant)]
     findings.sort(key=lambda f: (-f.severity.rank, f.code, str(f.subject or ""), f.message))
     return Diagnosis(
         snapshot, topology, tuple(_dedupe(findings)), skipped, tuple(sorted(relevant)), tuple(sorted(unrun))
     )
+
+
+# The generic controller verdict (egdoctor/checks/verdicts.py): said only where no other check explains
+# the same object.
+_GENERIC = "EGD709"
+
+
+def _explained_once(findings: list[Finding]) -> list[Finding]:
+    explained = {str(f.subject) for f in findings if f.code != _GENERIC and not f.code.startswith("EGD0")}
+    return [f for f in findings if f.code != _GENERIC or str(f.subject) not in explained]
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:
@@ -215,7 +225,7 @@ def _in_scope(f: Finding, snapshot: Snapshot, relevant: Mapping[GatewayKey, set[
         return True
     if f.concerns:
         return bool(set(f.concerns) & snapshot.namespaces)
-    if f.subject.kind in ROUTE_KINDS:
+    if f.subject.kind in TEAM_KINDS:
         # another team's route stays out of a namespace-scoped report, even when it shares the Gateway
         return f.gateway is not None and f.gateway.namespace in snapshot.namespaces
     if f.gateway is not None and f.gateway.key in relevant:

@@ -6,10 +6,10 @@ from collections.abc import Iterator, Mapping
 
 from egdoctor.checks.registry import CheckContext, check
 from egdoctor.findings.codes import make_finding
-from egdoctor.findings.model import Finding, GatewayRef, ObjectRef
+from egdoctor.findings.model import Finding, GatewayRef, ObjectRef, Severity
 from egdoctor.model.addresses import unconfirmed_addresses
 from egdoctor.model.selectors import selector_matches
-from egdoctor.model.topology import EG_CONTROLLER, ListenerView
+from egdoctor.model.topology import EG_CONTROLLER, ListenerView, ParentAttachment
 from egdoctor.snapshot.kinds import ROUTE_KINDS
 from egdoctor.snapshot.objects import as_map, conditions, thaw
 
@@ -26,6 +26,10 @@ _LISTENER_FIXES = {
     "UnsupportedProtocol": "Envoy Gateway does not support this protocol on a listener",
     "InvalidRouteKinds": "allowedRoutes.kinds names a route kind this listener cannot serve",
 }
+
+
+# Accepted=False for an invalid EnvoyProxy parametersRef: EGD111 (checks/verdicts.py) explains it.
+INVALID_PARAMETERS = "InvalidParameters"
 
 
 @check("gatewayclass", inputs=["Gateway", "GatewayClass"], codes=["EGD101"])
@@ -48,7 +52,7 @@ def gatewayclass(ctx: CheckContext) -> Iterator[Finding]:
             accepted = conditions(cls.status).get("Accepted")
             if accepted is None:
                 problem = "has no Accepted condition: the Envoy Gateway controller has not reconciled it"
-            elif accepted.get("status") != "True":
+            elif accepted.get("status") != "True" and accepted.get("reason") != INVALID_PARAMETERS:
                 problem = f"is not Accepted ({accepted.get('reason')}: {accepted.get('message', '')})"
         if problem:
             yield make_finding(
@@ -84,7 +88,12 @@ def gateway_status(ctx: CheckContext) -> Iterator[Finding]:
                 evidence={"condition": dict(accepted)},
             )
             continue
-        if accepted is not None and accepted.get("status") != "True":
+        # an invalid EnvoyProxy behind spec.infrastructure.parametersRef: EGD111 names it
+        if (
+            accepted is not None
+            and accepted.get("status") != "True"
+            and accepted.get("reason") != INVALID_PARAMETERS
+        ):
             yield make_finding(
                 "EGD102",
                 subject=ref,
@@ -218,16 +227,31 @@ def allowed_routes_same(ctx: CheckContext) -> Iterator[Finding]:
                 {a.route.namespace or "" for a in lv.attachments if a.route.namespace != gv.key[0]}
             )
             if _allowed_from(lv)[0] == "Same" and foreign:
+                # Envoy Gateway accepts such a listener; when it also tells the routes' owners (their
+                # status says not Accepted, EGD202), the listener's side is a warning. When a route's
+                # status hides it (accepted through another listener), it stays an error.
+                told = all(_refused(a) for a in lv.attachments if a.route.namespace != gv.key[0])
                 yield make_finding(
                     "EGD106",
                     subject=gv.obj.ref,
                     gateway=GatewayRef(*gv.key, lv.name),
+                    severity=Severity.WARNING if told else None,
                     listener=lv.name,
                     problem=f"allows routes only from its own namespace (from: Same, the default when "
-                    f"allowedRoutes is not set) but routes in {', '.join(foreign)} target it",
+                    f"allowedRoutes is not set) but routes in {', '.join(foreign)} target it"
+                    + (
+                        "; Envoy Gateway accepts the listener and reports those routes not Accepted"
+                        if told
+                        else ""
+                    ),
                     fix="set allowedRoutes.namespaces to from: Selector with matchLabels "
                     f'{ctx.options.namespace_label[0]}: "{ctx.options.namespace_label[1]}"',
                 )
+
+
+def _refused(att: ParentAttachment) -> bool:
+    accepted = conditions(att.status).get("Accepted") if att.status is not None else None
+    return accepted is not None and accepted.get("status") == "False"
 
 
 @check("allowed-routes", inputs=["Gateway", "Namespace"], codes=["EGD106"])

@@ -141,6 +141,29 @@ _CODES = [
         "the EnvoyProxy asks",
         "{fix}",
     ),
+    Code(
+        "EGD109",
+        W,
+        "Listeners share TLS hostnames or certificates",
+        "listener {listener} {problem}",
+        "give each HTTPS listener hostnames and a certificate of its own (no wildcard covering another "
+        "listener's hostname, no certificate shared between them), or merge them into one listener",
+    ),
+    Code(
+        "EGD110",
+        E,
+        "ListenerSet listener not accepted",
+        "{listenerset} {problem}",
+        "{fix}",
+    ),
+    Code(
+        "EGD111",
+        E,
+        "Invalid EnvoyProxy parameters",
+        "{subject} {problem}",
+        "fix the EnvoyProxy named by {reference} (`kubectl get envoyproxy {where} -o yaml`): until it is "
+        "valid Envoy Gateway {effect}",
+    ),
     # EGD2xx routes and backends
     Code("EGD201", E, "parentRef names nothing that exists", "parentRefs[{index}] {problem}", "{fix}"),
     Code(
@@ -189,6 +212,14 @@ _CODES = [
         "({listener_hostname})",
         "use a hostname the listener accepts ({listener_hostname}), or attach with sectionName to a "
         "listener that serves {route_hostnames}",
+    ),
+    Code(
+        "EGD208",
+        E,
+        "Route partially invalid: some rules dropped",
+        "{route} on {parent}: PartiallyInvalid ({reason}): {message}",
+        "fix the rules the message names; Envoy Gateway serves the route without them, so requests that "
+        "would match them get another rule's answer or a 404",
     ),
     # EGD3xx client-IP mode
     Code(
@@ -414,6 +445,27 @@ _CODES = [
         "BackendTLSPolicy CA found under another key",
         "{policy} {where} has no ca.crt key; Envoy Gateway accepted it and takes the CA from key {key} "
         "instead, which breaks as soon as a second key is added",
+        "{fix}",
+    ),
+    Code(
+        "EGD706",
+        E,
+        "EnvoyExtensionPolicy failing",
+        "{policy} on {where}: {condition} ({reason}): {message}; {effect}",
+        "{fix}",
+    ),
+    Code(
+        "EGD707",
+        E,
+        "EnvoyPatchPolicy not applied",
+        "{policy} on {where}: {condition} ({reason}): {message}",
+        "{fix}",
+    ),
+    Code(
+        "EGD709",
+        E,
+        "The controller reports a problem",
+        "{subject} {where}: {condition} ({reason}): {message}",
         "{fix}",
     ),
 ]

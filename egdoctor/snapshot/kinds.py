@@ -50,6 +50,7 @@ class KindSpec:
 
 
 GW = "gateway.networking.k8s.io"
+GWX = "gateway.networking.x-k8s.io"
 EG = "gateway.envoyproxy.io"
 CM = "cert-manager.io"
 ACME = "acme.cert-manager.io"
@@ -66,7 +67,12 @@ _KINDS = [
     KindSpec("Gateway", "Gateway", GW, "gateways", ("v1", "v1beta1"), Scope.GATEWAYS, True),
     KindSpec("HTTPRoute", "HTTPRoute", GW, "httproutes", ("v1", "v1beta1"), Scope.ROUTES, True),
     KindSpec("GRPCRoute", "GRPCRoute", GW, "grpcroutes", ("v1", "v1alpha2"), Scope.ROUTES),
-    KindSpec("TCPRoute", "TCPRoute", GW, "tcproutes", ("v1alpha2",), Scope.ROUTES),
+    KindSpec("TCPRoute", "TCPRoute", GW, "tcproutes", ("v1", "v1alpha2"), Scope.ROUTES),
+    KindSpec("UDPRoute", "UDPRoute", GW, "udproutes", ("v1", "v1alpha2"), Scope.ROUTES),
+    # Listeners attached to a Gateway from the namespace of the team that owns them (GA in Gateway API
+    # v1.5; before that XListenerSet in the experimental group): read like routes.
+    KindSpec("ListenerSet", "ListenerSet", GW, "listenersets", ("v1",), Scope.ROUTES),
+    KindSpec("XListenerSet", "XListenerSet", GWX, "xlistenersets", ("v1alpha1",), Scope.ROUTES),
     KindSpec("TLSRoute", "TLSRoute", GW, "tlsroutes", ("v1", "v1alpha3", "v1alpha2"), Scope.ROUTES),
     KindSpec("ReferenceGrant", "ReferenceGrant", GW, "referencegrants", ("v1", "v1beta1"), Scope.BACKENDS),
     KindSpec(
@@ -91,6 +97,17 @@ _KINDS = [
         True,
     ),
     KindSpec("SecurityPolicy", "SecurityPolicy", EG, "securitypolicies", ("v1alpha1",), Scope.GATEWAYS, True),
+    KindSpec(
+        "EnvoyExtensionPolicy",
+        "EnvoyExtensionPolicy",
+        EG,
+        "envoyextensionpolicies",
+        ("v1alpha1",),
+        Scope.GATEWAYS,
+    ),
+    KindSpec("EnvoyPatchPolicy", "EnvoyPatchPolicy", EG, "envoypatchpolicies", ("v1alpha1",), Scope.GATEWAYS),
+    KindSpec("Backend", "Backend", EG, "backends", ("v1alpha1",), Scope.BACKENDS),
+    KindSpec("HTTPRouteFilter", "HTTPRouteFilter", EG, "httproutefilters", ("v1alpha1",), Scope.ROUTES),
     KindSpec("Namespace", "Namespace", "", "namespaces", ("v1",), Scope.CLUSTER, True),
     KindSpec("Service", "Service", "", "services", ("v1",), Scope.BACKENDS, True),
     KindSpec("EndpointSlice", "EndpointSlice", "discovery.k8s.io", "endpointslices", ("v1",), Scope.BACKENDS),
@@ -128,6 +145,9 @@ _KINDS = [
 
 KINDS: dict[str, KindSpec] = {k.name: k for k in _KINDS}
 ROUTE_KINDS = ("HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute")
+# Kinds a team owns in its own namespace (attached to a shared Gateway): another team's stay out of a
+# namespace-scoped report even when they share the Gateway.
+TEAM_KINDS = (*ROUTE_KINDS, "UDPRoute", "ListenerSet", "XListenerSet", "HTTPRouteFilter", "Backend")
 
 
 def spec_for_object(api_version: str, kind: str) -> KindSpec | None:

@@ -187,7 +187,25 @@ def merged_status(obj: Mapping[str, Any], translation: EgTranslation, stamp: str
                 ours.get("ancestors"), computed.get("ancestors"), "ancestorRef", stamp
             ),
         }
-    return {**ours, **computed} if computed else None
+    if not computed:
+        return None
+    # ListenerSet, Backend: conditions of their own (and per listener), stamped like a Gateway's
+    out = {**ours, **computed}
+    if "conditions" in computed:
+        out["conditions"] = _conditions(ours.get("conditions"), computed.get("conditions"), stamp)
+    if "listeners" in computed:
+        before = {e.get("name"): e for e in ours.get("listeners") or [] if isinstance(e, Mapping)}
+        out["listeners"] = [
+            {
+                **e,
+                "conditions": _conditions(
+                    before.get(e.get("name"), {}).get("conditions"), e.get("conditions"), stamp
+                ),
+            }
+            for e in computed.get("listeners") or []
+            if isinstance(e, Mapping)
+        ]
+    return out
 
 
 def apply_statuses(

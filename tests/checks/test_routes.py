@@ -22,7 +22,7 @@ from egdoctor.snapshot.model import AccessProblem, Source
 from egdoctor_lab.scenario import builtin_scenarios, load_scenario
 
 ROUTE_CODES = ("EGD201", "EGD202", "EGD203", "EGD204", "EGD205", "EGD206", "EGD207")
-GATEWAY_CODES = ("EGD101", "EGD102", "EGD103", "EGD104", "EGD105", "EGD106")
+GATEWAY_CODES = ("EGD101", "EGD102", "EGD103", "EGD104", "EGD105", "EGD106", "EGD111")
 EG = "gateway.envoyproxy.io/gatewayclass-controller"
 SHARED_REF = {
     "group": "gateway.networking.k8s.io",

@@ -24,3 +24,6 @@ func translateGatewayAPI(t *gatewayapi.Translator, res *resource.Resources) *gat
 func translateXds(t *translator.Translator, x *ir.Xds) (*types.ResourceVersionTable, error) {
 	return t.Translate(x)
 }
+
+// addListenerSets: v1.7 reads the experimental XListenerSet only, through its loader.
+func addListenerSets(res *resource.Resources, docs []object) {}

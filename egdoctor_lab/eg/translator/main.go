@@ -8,7 +8,8 @@
 // only each object's name and namespace, so Namespace labels (and so every allowedRoutes namespace
 // selector), creationTimestamp (policy and route precedence) and annotations are lost. Here the objects
 // are loaded by that same loader, for its schema validation and defaulting, and then get their full
-// metadata back. It also prints the SDS secrets, which egctl's config dump leaves out.
+// metadata back. The loader reads no ListenerSet (v1.9.1's load.go has no case for it, though the
+// translator and EG's Kubernetes provider handle them), so they are added beside it. It also prints the SDS secrets, which egctl's config dump leaves out.
 //
 // Input: a JSON array of objects on stdin. Output (stdout, JSON):
 //
@@ -256,6 +257,7 @@ func translateClass(docs, slices []object, result *output) error {
 	if err != nil {
 		return err
 	}
+	addListenerSets(res, docs)
 	restoreMetadata(res, docs)
 	attachEnvoyProxies(res, docs)
 	// EG's loader reads no EndpointSlices; EG's Kubernetes provider lists them for every backend Service.
