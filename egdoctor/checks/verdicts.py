@@ -280,6 +280,48 @@ def envoyproxy_parameters(ctx: CheckContext) -> Iterator[Finding]:
                 yield _invalid_parameters(gw, verdict, where, "this Gateway")
 
 
+def _ancestor_text(ref: Mapping[str, Any] | None, namespace: str | None) -> str:
+    if not ref:
+        return "its GatewayClass or Gateway"
+    kind = str(ref.get("kind") or "Gateway")
+    if kind == "GatewayClass":
+        return f"GatewayClass {ref.get('name')}"
+    return f"{kind} {ref.get('namespace') or namespace}/{ref.get('name')}"
+
+
+@check("envoyproxy-status", inputs=["EnvoyProxy", "GatewayClass", "Gateway"], codes=["EGD111"])
+def envoyproxy_status(ctx: CheckContext) -> Iterator[Finding]:
+    """An EnvoyProxy Envoy Gateway refused (from v1.9 it writes status on the EnvoyProxy itself), where no
+    GatewayClass or Gateway that names it already says so."""
+    said = {
+        (ref.get("namespace") or (obj.namespace if obj.kind == "Gateway" else None), ref.get("name"))
+        for obj in (*ctx.snapshot.of("GatewayClass"), *ctx.snapshot.of("Gateway"))
+        if any(v.reason == "InvalidParameters" and v.listener is None for v in verdicts(obj))
+        for ref in (_parameters_ref(obj),)
+    }
+    for proxy in ctx.snapshot.of("EnvoyProxy"):
+        if (proxy.namespace, proxy.name) in said:
+            continue
+        for verdict in verdicts(proxy):
+            if verdict.reason != "InvalidParameters":
+                continue
+            users = (
+                verdict.ref_text(proxy.namespace)
+                if verdict.ref is not None
+                else "its GatewayClass or Gateway"
+            )
+            yield make_finding(
+                "EGD111",
+                subject=proxy.ref,
+                gateway=None,
+                problem=f"{verdict.type}={verdict.status} (InvalidParameters) for {users}: {verdict.message}",
+                reference=f"{users}",
+                where=f"-n {proxy.namespace} {proxy.name}" if proxy.namespace else proxy.name,
+                effect=f"does not program {users}: changes to its listeners and routes do not reach Envoy",
+                evidence={"condition": dict(verdict.condition)},
+            )
+
+
 def _invalid_parameters(obj: Obj, verdict: Verdict, gateway: GatewayRef | None, scope: str) -> Finding:
     ref = _parameters_ref(obj)
     field = "spec.parametersRef" if obj.kind == "GatewayClass" else "spec.infrastructure.parametersRef"
