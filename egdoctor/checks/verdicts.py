@@ -305,11 +305,7 @@ def envoyproxy_status(ctx: CheckContext) -> Iterator[Finding]:
         for verdict in verdicts(proxy):
             if verdict.reason != "InvalidParameters":
                 continue
-            users = (
-                verdict.ref_text(proxy.namespace)
-                if verdict.ref is not None
-                else "its GatewayClass or Gateway"
-            )
+            users = _ancestor_text(verdict.ref, proxy.namespace)
             yield make_finding(
                 "EGD111",
                 subject=proxy.ref,
