@@ -306,15 +306,8 @@ def envoyproxy_status(ctx: CheckContext) -> Iterator[Finding]:
             if verdict.reason != "InvalidParameters":
                 continue
             users = _ancestor_text(verdict.ref, proxy.namespace)
-            yield make_finding(
-                "EGD111",
-                subject=proxy.ref,
-                gateway=None,
-                problem=f"{verdict.type}={verdict.status} (InvalidParameters) for {users}: {verdict.message}",
-                reference=f"{users}",
-                where=f"-n {proxy.namespace} {proxy.name}" if proxy.namespace else proxy.name,
-                effect=f"does not program {users}: changes to its listeners and routes do not reach Envoy",
-                evidence={"condition": dict(verdict.condition)},
+            yield _refused(
+                proxy, verdict, None, users, proxy.namespace, proxy.name, users, f" for {users}", {}
             )
 
 
@@ -322,16 +315,33 @@ def _invalid_parameters(obj: Obj, verdict: Verdict, gateway: GatewayRef | None, 
     ref = _parameters_ref(obj)
     field = "spec.parametersRef" if obj.kind == "GatewayClass" else "spec.infrastructure.parametersRef"
     ns = ref.get("namespace") or (obj.namespace if obj.kind == "Gateway" else None)
-    name = ref.get("name") or "?"
+    name = str(ref.get("name") or "?")
+    reference = f"{field} ({ref.get('kind') or 'EnvoyProxy'} {ns + '/' if ns else ''}{name})"
+    return _refused(obj, verdict, gateway, reference, ns, name, scope, "", {"parametersRef": dict(ref)})
+
+
+def _refused(
+    subject: Obj,
+    verdict: Verdict,
+    gateway: GatewayRef | None,
+    reference: str,
+    namespace: str | None,
+    name: str,
+    scope: str,
+    for_whom: str,
+    evidence: Mapping[str, Any],
+) -> Finding:
+    """EGD111: `scope` is what Envoy Gateway leaves unprogrammed while the EnvoyProxy `namespace/name`,
+    named by `reference`, stays invalid."""
     return make_finding(
         "EGD111",
-        subject=obj.ref,
+        subject=subject.ref,
         gateway=gateway,
-        problem=f"{verdict.type}={verdict.status} (InvalidParameters): {verdict.message}",
-        reference=f"{field} ({ref.get('kind') or 'EnvoyProxy'} {ns + '/' if ns else ''}{name})",
-        where=f"-n {ns} {name}" if ns else str(name),
+        problem=f"{verdict.type}={verdict.status} (InvalidParameters){for_whom}: {verdict.message}",
+        reference=reference,
+        where=f"-n {namespace} {name}" if namespace else name,
         effect=f"does not program {scope}: changes to its listeners and routes do not reach Envoy",
-        evidence={"condition": dict(verdict.condition), "parametersRef": dict(ref)},
+        evidence={"condition": dict(verdict.condition), **evidence},
     )
 
 

@@ -46,19 +46,24 @@ def find_haproxy() -> str | None:
     return None
 
 
+# Global and default sections of every amphora configuration the lab writes (the data path's and the real
+# cluster's cloud controller's).
+PREAMBLE = (
+    "global",
+    "    log stdout format raw local0",
+    "    maxconn 4096",
+    "",
+    "defaults",
+    "    log global",
+    "    timeout connect 5s",
+    "    timeout client 50s",
+    "    timeout server 50s",
+    "",
+)
+
+
 def build_config(plan: DataPathPlan, addresses: dict[str, GatewayAddresses]) -> str:
-    lines = [
-        "global",
-        "    log stdout format raw local0",
-        "    maxconn 4096",
-        "",
-        "defaults",
-        "    log global",
-        "    timeout connect 5s",
-        "    timeout client 50s",
-        "    timeout server 50s",
-        "",
-    ]
+    lines = list(PREAMBLE)
     for gw in plan.gateways:
         addrs = addresses[gw.key]
         slug = f"{gw.namespace}.{gw.name}"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from egdoctor_lab.datapath.haproxy import find_haproxy, haproxy_argv
+from egdoctor_lab.datapath.haproxy import PREAMBLE, find_haproxy, haproxy_argv
 from egdoctor_lab.datapath.procs import ManagedProcess
 
 from .kubeapi import KubeClient
@@ -49,18 +49,7 @@ def _pod_ready(pod: dict[str, Any]) -> bool:
 
 
 def render(balancers: list[Balancer]) -> str:
-    lines = [
-        "global",
-        "    log stdout format raw local0",
-        "    maxconn 4096",
-        "",
-        "defaults",
-        "    log global",
-        "    timeout connect 5s",
-        "    timeout client 50s",
-        "    timeout server 50s",
-        "",
-    ]
+    lines = list(PREAMBLE)
     for lb in balancers:
         for port, target in lb.ports:
             lines += [f"listen lb.{lb.key.replace('/', '.')}.{port}", "    mode tcp", "    option tcplog"]
