@@ -127,6 +127,43 @@ def test_the_real_authorizer_denies_the_tenant_outside_its_namespace(real_lab: R
     assert real_lab.kubectl("get", "httproutes", "-n", "team-a", who="tenant").returncode == 0
 
 
+def test_wait_turns_green_while_eg_rolls_a_new_gateway_out(real_lab: RealLab) -> None:
+    """`check --wait` straight after `kubectl apply` of a new Gateway (with the ClientTrafficPolicy its
+    class's PROXY-protocol load balancer needs): the first rounds see it not yet Programmed, EG deploys
+    Envoy and the cloud controller gives the Service an address, and the run ends green."""
+    gateway = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "Gateway",
+        "metadata": {"name": "rollout", "namespace": "rollout"},
+        "spec": {"gatewayClassName": "eg", "listeners": [{"name": "http", "port": 8089, "protocol": "HTTP"}]},
+    }
+    policy = {
+        "apiVersion": "gateway.envoyproxy.io/v1alpha1",
+        "kind": "ClientTrafficPolicy",
+        "metadata": {"name": "client-ip", "namespace": "rollout"},
+        "spec": {
+            "targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "rollout"}],
+            "proxyProtocol": {},
+        },
+    }
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "rollout"}}
+    manifest = {"apiVersion": "v1", "kind": "List", "items": [namespace, gateway, policy]}
+    applied = real_lab.kubectl("apply", "-f", "-", input_text=json.dumps(manifest))
+    assert applied.returncode == 0, applied.stderr
+    try:
+        started = time.monotonic()
+        result = real_lab.check("-n", "rollout", "--no-probe", "--wait", "90s")
+        took = time.monotonic() - started
+        rounds = [line for line in result.stderr.splitlines() if line.startswith("egdoctor: --wait:")]
+        print(f"--wait on a new Gateway: green after {took:.1f} s, {len(rounds)} rounds")
+        assert result.exit_code == 0, result.stderr
+        assert any("checking again" in line for line in rounds), result.stderr
+        assert "nothing at or above --fail-on remains" in rounds[-1]
+        assert result.json["gateways"][0]["programmed"] is True
+    finally:
+        real_lab.kubectl("delete", "namespace", "rollout", "--wait=false")
+
+
 def test_zz_a_missing_crd_is_reported(real_lab: RealLab) -> None:
     """Last in the module: it removes cert-manager's CRDs from the running cluster."""
     crds = json.loads(real_lab.kubectl("get", "crd", "-o", "json").stdout)["items"]
