@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -61,15 +62,15 @@ class RealLab:
         )
 
 
-@pytest.fixture(scope="module")
-def real_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealLab]:
+@contextmanager
+def real_cluster(scenario: str, state: Path) -> Iterator[RealLab]:
+    """`scripts/lab up SCENARIO --cluster real --json`, as a user starts it, and `lab down` afterwards."""
     reason = _unavailable()
     if reason:
         pytest.skip(reason)
-    state = tmp_path_factory.mktemp("real-lab")
     env = {**os.environ, "PATH": os.environ.get("PATH", "") + os.pathsep + "/usr/local/go/bin"}
     up = subprocess.run(
-        [str(LAB), "up", "demo", "--cluster", "real", "--json", "--state-dir", str(state)],
+        [str(LAB), "up", scenario, "--cluster", "real", "--json", "--state-dir", str(state)],
         capture_output=True,
         text=True,
         timeout=900,
@@ -83,3 +84,9 @@ def real_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealLab]:
         subprocess.run(
             [str(LAB), "down", "--state-dir", str(state)], capture_output=True, timeout=120, check=False
         )
+
+
+@pytest.fixture(scope="module")
+def real_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealLab]:
+    with real_cluster("demo", tmp_path_factory.mktemp("real-lab")) as lab:
+        yield lab

@@ -10,8 +10,6 @@ EG copies ``envoyService.annotations`` of the EnvoyProxy onto the Service it cre
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +17,7 @@ import pytest
 
 from egdoctor_lab.scenario import load_scenario
 from tests.conftest import SCENARIOS
-from tests.real.conftest import LAB, RealLab, _unavailable
+from tests.real.conftest import RealLab, real_cluster
 
 # The rows whose data path is the load balancer alone (the XFF rows need CDN/WAF edges the real
 # cluster does not run).
@@ -51,28 +49,10 @@ def _fill(text: str, lab: RealLab) -> str:
 
 @pytest.mark.parametrize("row", DIRECT_ROWS)
 def test_direct_row_on_a_real_cluster(row: str, tmp_path: Path) -> None:
-    reason = _unavailable()
-    if reason:
-        pytest.skip(reason)
     scenario = load_scenario(SCENARIOS / f"{row}.yaml")
-    env = {**os.environ, "PATH": os.environ.get("PATH", "") + os.pathsep + "/usr/local/go/bin"}
-    up = subprocess.run(
-        [str(LAB), "up", row, "--cluster", "real", "--json", "--state-dir", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env=env,
-        check=False,
-    )
-    assert up.returncode == 0, f"lab up --cluster real failed:\n{up.stderr}\n{up.stdout}"
-    try:
-        lab = RealLab(json.loads(up.stdout))
+    with real_cluster(row, tmp_path) as lab:
         for expect in scenario.settings["expect"]:
             _check(lab, json.loads(_fill(json.dumps(expect), lab)))
-    finally:
-        subprocess.run(
-            [str(LAB), "down", "--state-dir", str(tmp_path)], capture_output=True, timeout=120, check=False
-        )
 
 
 def _check(lab: RealLab, expect: dict[str, Any]) -> None:
