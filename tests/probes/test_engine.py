@@ -24,8 +24,8 @@ import pytest
 import yaml
 
 from egdoctor_lab.datapath import missing_binaries
-from egdoctor_lab.datapath.dns import DnsServer, DnsTable
 from tests.conftest import SCENARIOS, egdoctor_command, lab_for, probe_args, run_cli
+from tests.probes.gateway_probe import probe_at
 
 pytestmark = pytest.mark.skipif(bool(missing_binaries()), reason="the data-path lab needs envoy and haproxy")
 
@@ -336,28 +336,7 @@ def silent_gateway() -> Iterator[str]:
 
 
 def test_a_server_that_never_answers_is_bounded_by_the_probe_timeout(silent_gateway: str) -> None:
-    dns = DnsServer(DnsTable({"team-a.example.com": [silent_gateway]}, ["example.com"]))
-    dns.start()
-    try:
-        started = time.monotonic()
-        result = run_cli(
-            "check",
-            "--from-file",
-            str(SCENARIOS / "shared-direct-healthy.yaml"),
-            "-n",
-            "team-a",
-            "-o",
-            "json",
-            "--address",
-            silent_gateway,
-            "--probe-timeout",
-            "1s",
-            "--resolver",
-            f"{dns.address[0]}:{dns.address[1]}",
-        )
-        wall = time.monotonic() - started
-    finally:
-        dns.stop()
+    result, wall = probe_at(silent_gateway, 1.0)
     report = result.json
     assert report["probeElapsedSeconds"] < 1.0 + 1.5, report["probeElapsedSeconds"]
     assert wall < 15

@@ -18,13 +18,11 @@ import os
 import socket
 import struct
 import threading
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
-from egdoctor_lab.datapath.dns import DnsServer, DnsTable
-from tests.conftest import SCENARIOS, run_cli
+from tests.probes.gateway_probe import probe_at
 
 TIMEOUT = 1.0
 # per port, the plain probe and the crafted one at most, run concurrently across ports; plus start-up
@@ -122,29 +120,7 @@ def faulty_gateway(behaviour: Callable[[socket.socket, threading.Event], None]) 
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_every_probe_ends_within_its_timeout(fault: str) -> None:
     with faulty_gateway(FAULTS[fault]) as address:
-        dns = DnsServer(DnsTable({"team-a.example.com": [address]}, ["example.com"]))
-        dns.start()
-        try:
-            started = time.monotonic()
-            result = run_cli(
-                "check",
-                "--from-file",
-                str(SCENARIOS / "shared-direct-healthy.yaml"),
-                "-n",
-                "team-a",
-                "-o",
-                "json",
-                "--address",
-                address,
-                "--probe-timeout",
-                f"{TIMEOUT:g}s",
-                "--resolver",
-                f"{dns.address[0]}:{dns.address[1]}",
-                timeout=60,
-            )
-            wall = time.monotonic() - started
-        finally:
-            dns.stop()
+        result, wall = probe_at(address, TIMEOUT)
     assert "Traceback" not in result.stderr
     assert result.exit_code in (1, 2), (
         result.stderr
