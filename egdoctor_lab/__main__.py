@@ -203,13 +203,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except (ScenarioError, UnknownRelease) as exc:
         return _fail(str(exc), 2)
 
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: object) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stop = _stop_on_signals()
     pid = os.getpid()
     try:
         with lab:
@@ -246,6 +240,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT: `lab down` and Ctrl-C end `serve` the same way."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    return stop
+
+
 def _serve_real(args: argparse.Namespace, state_dir: Path) -> int:
     """``serve --cluster real``: etcd, kube-apiserver, the EG controller and the lab's node until stopped."""
     from egdoctor_lab.realcluster.lab import RealCluster
@@ -255,13 +261,7 @@ def _serve_real(args: argparse.Namespace, state_dir: Path) -> int:
         rel = release(args.eg or NEWEST)
     except (ScenarioError, UnknownRelease) as exc:
         return _fail(str(exc), 2)
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: object) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stop = _stop_on_signals()
     pid = os.getpid()
     cluster = RealCluster(scenario, state_dir, rel)
     try:

@@ -19,6 +19,7 @@ from typing import Any
 
 from egdoctor_lab.datapath.haproxy import PREAMBLE, find_haproxy, haproxy_argv
 from egdoctor_lab.datapath.procs import ManagedProcess
+from egdoctor_lab.realcluster.reconcile import reconcile_until
 
 from .kubeapi import KubeClient
 
@@ -82,15 +83,7 @@ class LabCloudController:
         self._thread.start()
 
     def _loop(self) -> None:
-        while not self._stop.wait(RECONCILE_EVERY):
-            try:
-                self.reconcile()
-            except Exception as exc:
-                message = f"{type(exc).__name__}: {exc}"
-                if not self.errors or self.errors[-1] != message:
-                    self.errors.append(message)
-                    with (self.directory / "errors.log").open("a") as log:
-                        log.write(message + "\n")
+        reconcile_until(self._stop, RECONCILE_EVERY, self.reconcile, self.errors, self.directory)
 
     def _vip(self, key: str) -> str:
         if key not in self.vips:

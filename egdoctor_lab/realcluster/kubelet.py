@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from egdoctor_lab.datapath.procs import ManagedProcess
+from egdoctor_lab.realcluster.reconcile import reconcile_until
 
 from . import podnet
 from .bootstrap import expand, rewrite_bootstrap, rewrite_sds_file
@@ -212,14 +213,7 @@ class LabKubelet:
     # -- reconcile -----------------------------------------------------------------------------------
 
     def _loop(self) -> None:
-        while not self._stop.wait(RECONCILE_EVERY):
-            try:
-                self.reconcile()
-            except Exception as exc:
-                message = f"{type(exc).__name__}: {exc}"
-                if not self.errors or self.errors[-1] != message:
-                    self.errors.append(message)
-                    (self.directory / "errors.log").open("a").write(f"{now()} {message}\n")
+        reconcile_until(self._stop, RECONCILE_EVERY, self.reconcile, self.errors, self.directory)
 
     def default_service_accounts(self) -> None:
         """The controller manager's serviceaccounts-controller: a ``default`` ServiceAccount per namespace
