@@ -23,10 +23,6 @@ from egdoctor.snapshot.model import AccessProblem, Snapshot, Source
 from egdoctor.snapshot.objects import as_list, as_map, dig
 from egdoctor.snapshot.secret_refs import certificate_refs, grant_permits
 
-# Objects per list page. kubectl asks for 500; pages are sequential round trips, so at 25 ms per request
-# 5,000 halved the list phase of the benchmark (docs/performance.md). The read caps below still bound a
-# list, checked page by page.
-_PAGE = 5000
 _MAX_ROUNDS = 4
 # Above this many namespaces one cluster-wide list is cheaper than one list per namespace.
 _NAMESPACE_FANOUT_LIMIT = 12
@@ -34,6 +30,9 @@ _NAMESPACE_FANOUT_LIMIT = 12
 # tenant creating them, must not exhaust the engineer's memory. Hitting a cap is EGD005 for that list.
 MAX_OBJECTS_PER_LIST = 20_000
 MAX_BYTES_PER_LIST = 128 * 1024 * 1024
+# Pages are sequential round trips (kubectl asks for 500 objects a page): asking for one object more than
+# the cap makes every list that fits the cap one request, so the request count does not grow with the
+# cluster (docs/performance.md). The byte cap is enforced while the body streams in, page by page.
 MAX_SECRET_GETS = 256  # listener certificateRefs followed per run
 # Requests in flight at once: enough for every discovery document and every cluster-wide list of one
 # round together (about 30 with -A), so a round costs one latency, not several waves of it.
@@ -147,22 +146,25 @@ class _Response:
         size: int = 0,
         headers: Mapping[str, str] | None = None,
         not_json: bool = False,
+        too_large: bool = False,
     ):
         self.status, self.body, self.size, self.headers = status, body, size, headers
         self.retries, self.waited = 0, 0.0
         self.not_json = not_json  # a body was sent and it is not JSON
+        self.too_large = too_large  # the body passed the byte budget and was not read to its end
 
     @property
     def failed(self) -> bool:
-        return self.status >= 400 or self.not_json
+        return self.status >= 400 or self.not_json or self.too_large
 
     def describe(self) -> str:
         """One line: the status, the API's own Status message, and any retries spent on it."""
-        text = (
-            api_answer.not_json(self.status, self.size)
-            if self.not_json and self.status < 400
-            else api_answer.status_line(self.status, self.body)
-        )
+        if self.too_large:
+            text = f"HTTP {self.status} with a body larger than {self.size - 1} bytes (not read further)"
+        elif self.not_json and self.status < 400:
+            text = api_answer.not_json(self.status, self.size)
+        else:
+            text = api_answer.status_line(self.status, self.body)
         if self.retries:
             text += f" (still failing after {self.retries} retries over {self.waited:.1f}s)"
         return text
@@ -180,11 +182,13 @@ class ClusterReader:
         self._forbidden_wide: dict[str, AccessProblem] = {}
 
     # -- transport ------------------------------------------------------------------------------------
-    def _get(self, path: str, query: Mapping[str, str] | None = None) -> _Response:
+    def _get(
+        self, path: str, query: Mapping[str, str] | None = None, byte_limit: int = MAX_BYTES_PER_LIST
+    ) -> _Response:
         """GET, retrying 429/503 that carry Retry-After; the total wait is capped by the request timeout."""
         retries, waited = 0, 0.0
         while True:
-            resp = self._get_once(path, query)
+            resp = self._get_once(path, query, byte_limit)
             throttled = resp.status in api_answer.RETRIED_STATUSES
             asked = api_answer.retry_after(resp.headers) if throttled else None
             wait = None if asked is None else api_answer.next_wait(asked, retries, self.timeout - waited)
@@ -194,7 +198,7 @@ class ClusterReader:
             time.sleep(wait)
             retries, waited = retries + 1, waited + wait
 
-    def _get_once(self, path: str, query: Mapping[str, str] | None) -> _Response:
+    def _get_once(self, path: str, query: Mapping[str, str] | None, byte_limit: int) -> _Response:
         import urllib3
 
         api = self.conn.api
@@ -204,27 +208,34 @@ class ClusterReader:
                 "GET", url_path, header_params={"Accept": "application/json"}, auth_settings=["BearerToken"]
             )
             resp = api.call_api(method, url, header_params=headers, _request_timeout=self.timeout)
-            raw = resp.read()
+            raw = _read_bounded(resp, byte_limit)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise ClusterUnavailable(self.conn.server, self.conn.context, _describe_transport(exc)) from None
         except Exception as exc:  # ApiException(status=0) for TLS trouble, among others
             raise ClusterUnavailable(self.conn.server, self.conn.context, _describe_transport(exc)) from None
+        headers = {str(k): str(v) for k, v in (resp.headers or {}).items()}
+        if raw is None:
+            return _Response(resp.status, None, byte_limit + 1, headers, too_large=True)
         not_json = False
         try:
             body = bounded_json.loads(raw) if raw else None
         except (ValueError, RecursionError):
             body, not_json = None, True
-        headers = {str(k): str(v) for k, v in (resp.headers or {}).items()}
-        return _Response(resp.status, body, len(raw or b""), headers, not_json)
+        return _Response(resp.status, body, len(raw), headers, not_json)
 
     # -- discovery ------------------------------------------------------------------------------------
-    def discover(self, wanted: Iterable[str]) -> None:
-        """One concurrent round: the core API and every group version a wanted kind may be served at
-        (a 404 is a group version the cluster does not serve), instead of /apis first and then the rest."""
+    @staticmethod
+    def _discovery_paths(wanted: Iterable[str]) -> list[str]:
+        """The core API and every group version a wanted kind may be served at (a 404 is a group version
+        the cluster does not serve), all asked at once instead of /apis first and then the rest."""
+        gvs = sorted({f"{s.group}/{v}" for s in (KINDS[w] for w in wanted) if s.group for v in s.versions})
+        return ["/api/v1", *(f"/apis/{gv}" for gv in gvs)]
+
+    def _apply_discovery(self, wanted: Iterable[str], paths: list[str], answers: list[_Response]) -> None:
         specs = [KINDS[w] for w in wanted]
-        gvs = sorted({f"{s.group}/{v}" for s in specs if s.group for v in s.versions})
-        paths = ["/api/v1", *(f"/apis/{gv}" for gv in gvs)]
-        core, *answers = parallel_map(self._get, paths, self.workers)
+        gvs = [p.removeprefix("/apis/") for p in paths[1:]]
+        core, *answers = answers
+        self.served = {}
         if core.status == 401:
             raise ClusterUnavailable(
                 self.conn.server, self.conn.context, "unauthorized (401): the credentials were rejected"
@@ -284,11 +295,14 @@ class ClusterReader:
         return f"{base}/{spec.plural}"
 
     def list_kind(self, spec: KindSpec, namespace: str | None) -> list[Mapping[str, Any]] | AccessProblem:
-        """Every object of the kind in the namespace (or cluster-wide), one list per label selector; the
-        first list that fails is the answer (RBAC does not look at selectors)."""
+        """Every object of the kind in the namespace (or cluster-wide), one list per label selector, side by
+        side; the first list that fails is the answer (RBAC does not look at selectors)."""
+        selectors = spec.label_selectors or (None,)
+        if len(selectors) == 1:
+            return self._list_selected(spec, namespace, selectors[0])
+        lists = parallel_map(lambda s: self._list_selected(spec, namespace, s), selectors, len(selectors))
         items: list[Mapping[str, Any]] = []
-        for selector in spec.label_selectors or (None,):
-            result = self._list_selected(spec, namespace, selector)
+        for result in lists:
             if isinstance(result, AccessProblem):
                 return result
             items.extend(result)
@@ -297,7 +311,7 @@ class ClusterReader:
     def _list_selected(
         self, spec: KindSpec, namespace: str | None, selector: str | None
     ) -> list[Mapping[str, Any]] | AccessProblem:
-        query: dict[str, str] = {"limit": str(_PAGE)}
+        query: dict[str, str] = {"limit": str(MAX_OBJECTS_PER_LIST + 1)}
         if selector:
             query["labelSelector"] = selector
         items: list[Mapping[str, Any]] = []
@@ -306,7 +320,7 @@ class ClusterReader:
         relisted = False
         for _ in range(10_000):  # pages; bounded so a misbehaving server cannot loop us forever
             try:
-                resp = self._get(path, query)
+                resp = self._get(path, query, MAX_BYTES_PER_LIST - read_bytes)
             except ClusterUnavailable as exc:
                 # discovery already worked: one list timing out or failing loses that list, not the run
                 return _list_error(spec, namespace, exc.reason)
@@ -322,6 +336,9 @@ class ClusterReader:
                     namespace,
                     f"the continue token expired again after listing from the start: {resp.describe()}",
                 )
+            read_bytes += resp.size
+            if resp.too_large and resp.status < 400:
+                return _over_cap(spec, namespace, len(items), read_bytes)
             if resp.failed:
                 return self._problem(spec, namespace, resp)
             if not isinstance(resp.body, Mapping) or not isinstance(resp.body.get("items", []), list):
@@ -335,16 +352,9 @@ class ClusterReader:
                     items.append({"kind": kind, "apiVersion": api_version, **item})
                 else:
                     items.append(item)
-            read_bytes += resp.size
+            if len(items) > MAX_OBJECTS_PER_LIST:
+                return _over_cap(spec, namespace, len(items), read_bytes)
             token = dig(body, "metadata", "continue")
-            if len(items) > MAX_OBJECTS_PER_LIST or (token and read_bytes > MAX_BYTES_PER_LIST):
-                return _list_error(
-                    spec,
-                    namespace,
-                    f"stopped at egdoctor's read cap of {MAX_OBJECTS_PER_LIST} objects and "
-                    f"{MAX_BYTES_PER_LIST // (1024 * 1024)} MiB per list (read {len(items)} objects, "
-                    f"{read_bytes // (1024 * 1024)} MiB): diagnose fewer namespaces at a time",
-                )
             if not token:
                 break
             if token == query.get("continue"):
@@ -371,32 +381,19 @@ class ClusterReader:
     # -- the plan -------------------------------------------------------------------------------------
     def read(self, inputs: Iterable[str], namespaces: frozenset[str] | None) -> Snapshot:
         inputs = sorted(set(inputs))
-        self.discover(inputs)
-        served = [i for i in inputs if i in self.served]
         data: dict[tuple[str, str | None], list[Mapping[str, Any]]] = {}
         done: set[tuple[str, str | None]] = set()
-        for _ in range(_MAX_ROUNDS):
+        served = self._discover_with_first_lists(inputs, namespaces, data, done)
+        for _ in range(_MAX_ROUNDS - 1):
             wanted = self._wanted(served, namespaces, data) - done
             if not wanted:
                 break
             todo = sorted(wanted, key=lambda t: (t[0], t[1] or ""))
-            # Two inputs may read the same resource in the same place (a view of Services, say): one
-            # request serves both.
-            requests = {t: (self._path(KINDS[t[0]], t[1]), KINDS[t[0]].label_selectors) for t in todo}
-            unique = sorted(set(requests.values()), key=lambda r: (r[0], r[1]))
-            owners = [next(t for t in todo if requests[t] == r) for r in unique]
-            lists = parallel_map(lambda t: self.list_kind(KINDS[t[0]], t[1]), owners, self.workers)
-            fetched = dict(zip(unique, lists, strict=True))
-            results = [_for_input(fetched[requests[t]], t[0]) for t in todo]
+            results = self._list_round(todo)
             for key, result in zip(todo, results, strict=True):
-                done.add(key)
-                if isinstance(result, AccessProblem):
-                    if key[1] is None and result.reason == "forbidden" and _may_retry(key[0]):
-                        self._forbidden_wide[key[0]] = result
-                        continue  # retried per namespace in the next round; only those failures matter
-                    self.problems.append(result)
-                else:
-                    data[key] = result
+                if isinstance(result, ClusterUnavailable):
+                    raise result
+                self._take(key, result, data, done)
         for name, problem in self._forbidden_wide.items():
             if not any(n == name and ns is not None for n, ns in done):
                 self.problems.append(problem)  # no namespace to retry in: the denial itself is the answer
@@ -411,6 +408,76 @@ class ClusterReader:
             )
         source = Source("cluster", server=self.conn.server, context=self.conn.context)
         return assemble(raw, namespaces, source, self.problems, fetched=inputs, listed=set(data))
+
+    def _discover_with_first_lists(
+        self,
+        inputs: list[str],
+        namespaces: frozenset[str] | None,
+        data: dict[tuple[str, str | None], list[Mapping[str, Any]]],
+        done: set[tuple[str, str | None]],
+    ) -> list[str]:
+        """Discovery and the first round of lists in one concurrent round: the first lists depend only on
+        the asked namespaces, so they go out with discovery at each kind's preferred version and are kept
+        where discovery confirms that version (one latency less on every run). A kind discovery finds at
+        another version is listed again in the next round; a kind it does not find is dropped."""
+        paths = self._discovery_paths(inputs)
+        self.served = {name: KINDS[name].versions[0] for name in inputs}
+        todo = sorted(self._wanted(inputs, namespaces, {}), key=lambda t: (t[0], t[1] or ""))
+        jobs: list[Any] = [("get", path) for path in paths] + [("lists", todo)]
+        answers = parallel_map(self._first_round_job, jobs, self.workers)
+        guessed = dict(self.served)
+        self._apply_discovery(inputs, paths, answers[: len(paths)])
+        for key, result in zip(todo, answers[-1], strict=True):
+            if self.served.get(key[0]) != guessed[key[0]]:
+                continue  # not served, or served at another version: not this list's answer
+            if isinstance(result, ClusterUnavailable):
+                raise result
+            self._take(key, result, data, done)
+        return [i for i in inputs if i in self.served]
+
+    def _first_round_job(self, job: tuple[str, Any]) -> Any:
+        verb, what = job
+        if verb == "get":
+            return self._get(what)
+        return self._list_round(what)
+
+    def _list_round(
+        self, todo: list[tuple[str, str | None]]
+    ) -> list[list[Mapping[str, Any]] | AccessProblem | ClusterUnavailable]:
+        """One list per key, all in flight together. Two inputs may read the same resource in the same
+        place (a view of Services, say): one request serves both."""
+        requests = {t: (self._path(KINDS[t[0]], t[1]), KINDS[t[0]].label_selectors) for t in todo}
+        unique = sorted(set(requests.values()), key=lambda r: (r[0], r[1]))
+        owners = [next(t for t in todo if requests[t] == r) for r in unique]
+        lists = parallel_map(self._list_guarded, owners, self.workers)
+        fetched = dict(zip(unique, lists, strict=True))
+        return [_for_input(fetched[requests[t]], t[0]) for t in todo]
+
+    def _list_guarded(
+        self, key: tuple[str, str | None]
+    ) -> list[Mapping[str, Any]] | AccessProblem | ClusterUnavailable:
+        """A list whose fatal failure (a 401) is returned, not raised: in the first round it only counts
+        once discovery has confirmed the kind."""
+        try:
+            return self.list_kind(KINDS[key[0]], key[1])
+        except ClusterUnavailable as exc:
+            return exc
+
+    def _take(
+        self,
+        key: tuple[str, str | None],
+        result: list[Mapping[str, Any]] | AccessProblem,
+        data: dict[tuple[str, str | None], list[Mapping[str, Any]]],
+        done: set[tuple[str, str | None]],
+    ) -> None:
+        done.add(key)
+        if isinstance(result, AccessProblem):
+            if key[1] is None and result.reason == "forbidden" and _may_retry(key[0]):
+                self._forbidden_wide[key[0]] = result
+                return  # retried per namespace in the next round; only those failures matter
+            self.problems.append(result)
+        else:
+            data[key] = result
 
     def server_version(self) -> str | None:
         """The API server's gitVersion (a support bundle's manifest names it), or None."""
@@ -576,8 +643,8 @@ def _may_retry(name: str) -> bool:
 
 
 def _for_input(
-    result: list[Mapping[str, Any]] | AccessProblem, name: str
-) -> list[Mapping[str, Any]] | AccessProblem:
+    result: list[Mapping[str, Any]] | AccessProblem | ClusterUnavailable, name: str
+) -> list[Mapping[str, Any]] | AccessProblem | ClusterUnavailable:
     if isinstance(result, AccessProblem) and result.input != name:
         return AccessProblem(
             name, result.reason, result.verb, result.resource, result.namespace, result.message
@@ -610,6 +677,39 @@ def _describe_transport(exc: BaseException) -> str:
     ):
         return "the server name does not resolve"
     return text
+
+
+def _read_bounded(resp: Any, limit: int) -> bytes | None:
+    """The body of a kubernetes-client response, streamed; None (and the connection dropped) once it
+    passes `limit` bytes, so one huge answer cannot exhaust memory before any cap is looked at."""
+    raw = getattr(resp, "response", None)  # the urllib3 response, not yet read
+    if raw is None or not hasattr(raw, "stream"):
+        data = resp.read() or b""
+        return data if len(data) <= limit else None
+    declared = raw.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raw.close()
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in raw.stream(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raw.close()
+            return None
+        chunks.append(chunk)
+    raw.release_conn()
+    return b"".join(chunks)
+
+
+def _over_cap(spec: KindSpec, namespace: str | None, objects: int, read_bytes: int) -> AccessProblem:
+    return _list_error(
+        spec,
+        namespace,
+        f"stopped at egdoctor's read cap of {MAX_OBJECTS_PER_LIST} objects and "
+        f"{MAX_BYTES_PER_LIST // (1024 * 1024)} MiB per list (read {objects} objects, "
+        f"{read_bytes // (1024 * 1024)} MiB): diagnose fewer namespaces at a time",
+    )
 
 
 def _list_error(spec: KindSpec, namespace: str | None, message: str) -> AccessProblem:
