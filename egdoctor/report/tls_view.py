@@ -10,18 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from egdoctor.checks.tls import (
-    CertInfo,
-    IssuerRef,
-    SecretRef,
-    certificate_chain,
-    certificate_issuer,
-    listener_secret_refs,
-    parse_certificate,
-    served_hostnames,
-    shim_issuer,
-    terminates_tls,
-)
+from egdoctor.checks.tls.cert_manager import IssuerRef, certificate_issuer, shim_issuer
+from egdoctor.checks.tls.certificate import CertInfo, parse_certificate
+from egdoctor.checks.tls.host_coverage import served_hostnames
+from egdoctor.checks.tls.issuance import certificate_chain
+from egdoctor.checks.tls.listeners import SecretRef, listener_secret_refs, terminates_tls
 from egdoctor.model.topology import GatewayView, ListenerView
 from egdoctor.snapshot.objects import as_map
 

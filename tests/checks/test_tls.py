@@ -19,7 +19,8 @@ import pytest
 
 from egdoctor.checks.engine import Diagnosis, run_checks
 from egdoctor.checks.registry import Options
-from egdoctor.checks.tls import pick_solver, san_covers, served_hostnames
+from egdoctor.checks.tls.acme_solvers import pick_solver
+from egdoctor.checks.tls.host_coverage import san_covers, served_hostnames
 from egdoctor.findings.model import Finding, Severity
 from egdoctor.report.json_out import report_json
 from egdoctor.report.tls_view import tls_rows
