@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from egdoctor.heap import settled_heap
+
 if TYPE_CHECKING:
     from egdoctor.bundle.read import Bundle
     from egdoctor.checks.engine import Diagnosis
@@ -235,6 +237,11 @@ def _filtered(report: Report, request: DiagnosisRequest) -> Report:
 
 
 def _read(request: DiagnosisRequest, inputs: set[str]) -> _Input:
+    with settled_heap():
+        return _read_input(request, inputs)
+
+
+def _read_input(request: DiagnosisRequest, inputs: set[str]) -> _Input:
     namespace = request.namespace
     if request.from_bundle:
         return _read_bundle(request.from_bundle, namespace)

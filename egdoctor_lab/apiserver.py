@@ -1210,7 +1210,13 @@ class LabApi:
 
         dry_run = "All" in params.get("dryRun", [])
         if verb == "list":
-            return ApiResponse(200, self._list(rt, version, namespace, params))
+            with self.store.lock:
+                # Encoded under the lock straight from the stored objects, without the deep copy a
+                # caller that keeps the listing needs: kube-apiserver serves lists from its cache of
+                # encoded objects, and copying every object made the stand-in, not the client, the cost
+                # of a large list (docs/performance.md).
+                listing = self._list(rt, version, namespace, params, copy_items=False)
+                return ApiResponse(200, ApiResponse(200, listing).encode())
         assert name is not None or verb in ("create", "deletecollection")
         if verb == "get" and subresource == "log":
             return self._pod_log(rt, version, namespace or "", name or "", params)
@@ -1363,11 +1369,13 @@ class LabApi:
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
             raise ApiError(fault.code, fault.reason, fault.message, details or {}, headers)
 
-    def _present(self, obj: Mapping[str, Any], rt: ResourceType, version: str) -> dict[str, Any]:
+    def _present(
+        self, obj: Mapping[str, Any], rt: ResourceType, version: str, copy_values: bool = True
+    ) -> dict[str, Any]:
         out: dict[str, Any] = {"apiVersion": rt.api_version(version), "kind": rt.kind}
         for key, value in obj.items():
             if key not in ("apiVersion", "kind"):
-                out[key] = copy.deepcopy(value)
+                out[key] = copy.deepcopy(value) if copy_values else value
         return out
 
     def _get(
@@ -1380,7 +1388,12 @@ class LabApi:
             return self._present(obj, rt, version)
 
     def _list(
-        self, rt: ResourceType, version: str, namespace: str | None, params: dict[str, list[str]]
+        self,
+        rt: ResourceType,
+        version: str,
+        namespace: str | None,
+        params: dict[str, list[str]],
+        copy_items: bool = True,
     ) -> dict[str, Any]:
         try:
             labels = LabelSelector.parse(_param(params, "labelSelector"))
@@ -1409,7 +1422,7 @@ class LabApi:
                 metadata["continue"] = _encode_continue(matching[page_size - 1][0])
                 metadata["remainingItemCount"] = len(matching) - page_size
                 matching = matching[:page_size]
-            items = [self._present(o, rt, version) for _, o in matching]
+            items = [self._present(o, rt, version, copy_items) for _, o in matching]
         return {
             "kind": f"{rt.kind}List",
             "apiVersion": rt.api_version(version),
