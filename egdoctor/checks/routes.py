@@ -64,8 +64,8 @@ def _reasons(cond: Mapping[str, Any]) -> list[str]:
     return [r for r in str(cond.get("reason", "")).split(",") if r]
 
 
-def _false(entry: Mapping[str, Any] | None, ctype: str) -> Mapping[str, Any] | None:
-    cond = conditions(entry).get(ctype) if entry is not None else None
+def _false(att: ParentAttachment, ctype: str) -> Mapping[str, Any] | None:
+    cond = att.conditions.get(ctype)
     return cond if cond is not None and cond.get("status") == "False" else None
 
 
@@ -154,7 +154,7 @@ def parent_refs(ctx: CheckContext) -> Iterator[Finding]:
     for att, gw in _gateway_attachments(ctx):
         assert att.gateway_key is not None
         ns, name = att.gateway_key
-        accepted = _false(att.status, "Accepted")
+        accepted = _false(att, "Accepted")
         if accepted is not None and "NoMatchingParent" in _reasons(accepted):
             continue  # EGD202 carries the controller's own NoMatchingParent
         route, i = att.route, att.index
@@ -290,7 +290,7 @@ def _accept_cause(reason: str, att: ParentAttachment, ctx: CheckContext) -> tupl
 def route_accepted(ctx: CheckContext) -> Iterator[Finding]:
     """Envoy Gateway accepted every route for every parent it reports on."""
     for att, _gw in _gateway_attachments(ctx):
-        accepted = _false(att.status, "Accepted")
+        accepted = _false(att, "Accepted")
         if accepted is None:
             continue
         reasons = _reasons(accepted) or ["(no reason)"]
@@ -404,7 +404,7 @@ def resolved_refs(ctx: CheckContext) -> Iterator[Finding]:
         verdicts: dict[tuple[str, str], list[ParentAttachment]] = {}
         conds: dict[tuple[str, str], Mapping[str, Any]] = {}
         for att in ctx.topology.attachments_of(route):
-            cond = _false(att.status, "ResolvedRefs")
+            cond = _false(att, "ResolvedRefs")
             if cond is not None:
                 key = (str(cond.get("reason", "")), _one_line(cond.get("message")))
                 verdicts.setdefault(key, []).append(att)
@@ -584,7 +584,7 @@ def backend_endpoints(ctx: CheckContext) -> Iterator[Finding]:
                 {"endpointSlices": [es.name for es in mine], "endpoints": len(endpoints)},
             )
         for att in ctx.topology.attachments_of(route):
-            cond = _false(att.status, "BackendsAvailable")
+            cond = _false(att, "BackendsAvailable")
             if cond is None:
                 continue
             for bns, name in _NO_ENDPOINTS.findall(str(cond.get("message", ""))):

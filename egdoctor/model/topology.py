@@ -27,6 +27,7 @@ from egdoctor.snapshot.kinds import (
 )
 from egdoctor.snapshot.model import Snapshot
 from egdoctor.snapshot.objects import Obj, as_list, as_map
+from egdoctor.snapshot.objects import conditions as conditions_by_type
 
 EG_CONTROLLER = "gateway.envoyproxy.io/gatewayclass-controller"
 PROXY_PROTOCOL_ANNOTATION = "loadbalancer.openstack.org/proxy-protocol"
@@ -53,6 +54,11 @@ class ParentAttachment:
     section: str | None
     port: int | None
     status: Mapping[str, Any] | None  # the route's status.parents entry for this ref, if any
+
+    @cached_property
+    def conditions(self) -> dict[str, Mapping[str, Any]]:
+        """The status entry's conditions by type (several checks read them)."""
+        return conditions_by_type(self.status) if self.status is not None else {}
 
     @property
     def route_hostnames(self) -> tuple[str, ...]:

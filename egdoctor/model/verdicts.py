@@ -66,8 +66,17 @@ def _ours(entry: Mapping[str, Any]) -> bool:
     return entry.get("controllerName") in (EG_CONTROLLER, None)
 
 
-def verdicts(obj: Obj) -> Iterator[Verdict]:
-    """Every condition with a negative meaning EG wrote on ``obj``."""
+def verdicts(obj: Obj) -> tuple[Verdict, ...]:
+    """Every condition with a negative meaning EG wrote on ``obj`` (worked out once per object: several
+    checks ask)."""
+    return obj.derived("verdicts", _verdicts)
+
+
+def _verdicts(obj: Obj) -> tuple[Verdict, ...]:
+    return tuple(_negative_conditions(obj))
+
+
+def _negative_conditions(obj: Obj) -> Iterator[Verdict]:
     status = obj.status
     for cond in as_list(status.get("conditions")):
         if isinstance(cond, Mapping) and negative(cond):

@@ -44,7 +44,29 @@ def assemble(
     return Snapshot.build(objects, namespaces, source, list(problems), malformed, held, set(listed))
 
 
+def admit_early(name: str, items: list[Any]) -> list[Any]:
+    """The items of one list with every well-formed one already an Obj (shape-checked and frozen), so a
+    reader can do this work while other lists are still in flight; the others stay as they came, for
+    `assemble` to report."""
+    kind = KINDS[name].kind if name in KINDS else name
+    out: list[Any] = []
+    for item in items:
+        try:
+            obj, _ = _admit(name, kind, item)
+        except Exception:  # reported by assemble, which admits it again
+            obj = None
+        out.append(item if obj is None else obj)
+    return out
+
+
+def raw_of(item: Any) -> Any:
+    """The JSON form of an item, admitted early or not."""
+    return item.raw if isinstance(item, Obj) else item
+
+
 def _admit(name: str, kind: str, item: Any) -> tuple[Obj | None, str | None]:
+    if isinstance(item, Obj):
+        return item, None
     if kind == "Secret" and isinstance(item, Mapping):
         item = sanitize_secret(item)
     why = problem(name, item)

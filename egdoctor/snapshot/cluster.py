@@ -17,7 +17,7 @@ from urllib.parse import quote, urlencode
 from egdoctor.model.parameters import class_envoyproxy, gateway_envoyproxy
 from egdoctor.pool import parallel_map
 from egdoctor.snapshot import api_answer, bounded_json
-from egdoctor.snapshot.assemble import assemble
+from egdoctor.snapshot.assemble import admit_early, assemble, raw_of
 from egdoctor.snapshot.kinds import ENVOY_GATEWAY_SYSTEM, KINDS, ROUTE_KINDS, KindSpec, Scope
 from egdoctor.snapshot.model import AccessProblem, Snapshot, Source
 from egdoctor.snapshot.objects import as_list, as_map, dig
@@ -404,7 +404,9 @@ class ClusterReader:
             raw.setdefault(name, [])
         if "Secret" in served:
             raw["Secret"] = self.read_secrets(
-                raw.get("Gateway", []), raw.get("ReferenceGrant", []), set(data)
+                [raw_of(g) for g in raw.get("Gateway", [])],
+                [raw_of(g) for g in raw.get("ReferenceGrant", [])],
+                set(data),
             )
         source = Source("cluster", server=self.conn.server, context=self.conn.context)
         return assemble(raw, namespaces, source, self.problems, fetched=inputs, listed=set(data))
@@ -451,7 +453,8 @@ class ClusterReader:
         owners = [next(t for t in todo if requests[t] == r) for r in unique]
         lists = parallel_map(self._list_guarded, owners, self.workers)
         fetched = dict(zip(unique, lists, strict=True))
-        return [_for_input(fetched[requests[t]], t[0]) for t in todo]
+        owner_of = dict(zip(unique, owners, strict=True))
+        return [_for_input(fetched[requests[t]], t[0], owner_of[requests[t]][0]) for t in todo]
 
     def _list_guarded(
         self, key: tuple[str, str | None]
@@ -459,9 +462,11 @@ class ClusterReader:
         """A list whose fatal failure (a 401) is returned, not raised: in the first round it only counts
         once discovery has confirmed the kind."""
         try:
-            return self.list_kind(KINDS[key[0]], key[1])
+            result = self.list_kind(KINDS[key[0]], key[1])
         except ClusterUnavailable as exc:
             return exc
+        # shape-checked and frozen here, while the other lists are still arriving
+        return result if isinstance(result, AccessProblem) else admit_early(key[0], result)
 
     def _take(
         self,
@@ -548,7 +553,7 @@ class ClusterReader:
         data: Mapping[tuple[str, str | None], list[Mapping[str, Any]]],
     ) -> set[tuple[str, str | None]]:
         def items(name: str) -> list[Mapping[str, Any]]:
-            return [o for (n, _), objs in data.items() if n == name for o in objs]
+            return [raw_of(o) for (n, _), objs in data.items() if n == name for o in objs]
 
         routes = [r for kind in ROUTE_KINDS for r in items(kind)]
         gateways = items("Gateway")
@@ -643,12 +648,14 @@ def _may_retry(name: str) -> bool:
 
 
 def _for_input(
-    result: list[Mapping[str, Any]] | AccessProblem | ClusterUnavailable, name: str
+    result: list[Mapping[str, Any]] | AccessProblem | ClusterUnavailable, name: str, owner: str
 ) -> list[Mapping[str, Any]] | AccessProblem | ClusterUnavailable:
     if isinstance(result, AccessProblem) and result.input != name:
         return AccessProblem(
             name, result.reason, result.verb, result.resource, result.namespace, result.message
         )
+    if isinstance(result, list) and owner != name:
+        return [raw_of(item) for item in result]  # admitted early as the owner's kind: admitted again
     return result
 
 

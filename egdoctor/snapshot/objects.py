@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from egdoctor.findings.model import ObjectRef
 
@@ -18,6 +18,7 @@ class NestingTooDeep(ValueError):
 
 
 _SCALARS = (str, int, float, bool, type(None))
+T = TypeVar("T")
 
 
 def freeze(value: Any, depth: int = 0) -> Any:
@@ -59,26 +60,36 @@ def dig(value: Any, *path: str | int, default: Any = None) -> Any:
                 return default
             value = value[step]
         else:
-            if not isinstance(value, Mapping) or step not in value:
+            if type(value) is not MappingProxyType and not isinstance(value, Mapping):
+                return default
+            if step not in value:
                 return default
             value = value[step]
     return value
 
 
+_EMPTY_MAP: Mapping[str, Any] = MappingProxyType({})
+
+
 def as_list(value: Any) -> tuple[Any, ...]:
+    if type(value) is tuple:  # what freezing makes: the common case, without the ABC check
+        return value
     return tuple(value) if isinstance(value, Sequence) and not isinstance(value, str) else ()
 
 
 def as_map(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else MappingProxyType({})
+    if type(value) is MappingProxyType:
+        return value
+    return value if isinstance(value, Mapping) else _EMPTY_MAP
 
 
 class Obj:
     """A read-only Kubernetes object; `raw` is the deep-frozen JSON form."""
 
-    __slots__ = ("_ref", "raw")
+    __slots__ = ("_derived", "_ref", "raw")
 
     def __init__(self, raw: Mapping[str, Any], kind: str | None = None):
+        self._derived: dict[str, Any] = {}
         self.raw: Mapping[str, Any] = raw if isinstance(raw, MappingProxyType) else freeze(raw)
         meta = as_map(self.raw.get("metadata"))
         self._ref = ObjectRef(
@@ -132,6 +143,12 @@ class Obj:
     def get(self, *path: str | int, default: Any = None) -> Any:
         return dig(self.raw, *path, default=default)
 
+    def derived(self, name: str, compute: Callable[[Obj], T]) -> T:
+        """`compute(self)`, worked out once: a value several checks derive from the same frozen object."""
+        if name not in self._derived:
+            self._derived[name] = compute(self)
+        return cast(T, self._derived[name])
+
     def __repr__(self) -> str:
         return f"Obj({self._ref})"
 
@@ -141,7 +158,9 @@ def conditions(status_holder: Any) -> dict[str, Mapping[str, Any]]:
     string (a status written by something other than a controller) is read as its text."""
     out: dict[str, Mapping[str, Any]] = {}
     for cond in as_list(dig(status_holder, "conditions")):
-        if isinstance(cond, Mapping) and isinstance(cond.get("type"), str):
+        if (type(cond) is MappingProxyType or isinstance(cond, Mapping)) and isinstance(
+            cond.get("type"), str
+        ):
             out[cond["type"]] = _textual(cond)
     return out
 
@@ -150,7 +169,12 @@ _CONDITION_TEXT = ("status", "reason", "message")
 
 
 def _textual(cond: Mapping[str, Any]) -> Mapping[str, Any]:
-    if all(isinstance(cond.get(k), (str, type(None))) for k in _CONDITION_TEXT):
+    status, reason, message = cond.get("status"), cond.get("reason"), cond.get("message")
+    if (
+        (status is None or type(status) is str)
+        and (reason is None or type(reason) is str)
+        and (message is None or type(message) is str)
+    ):
         return cond
     return {**cond, **{k: str(cond[k]) for k in _CONDITION_TEXT if cond.get(k) is not None}}
 

@@ -7,6 +7,7 @@ string, a port that is text) is reported once as EGD004 and left out, instead of
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 # path -> expected type; "[]" walks every item of a list; a trailing "?" marks the last field optional
@@ -65,6 +66,15 @@ for _policy in ("BackendTrafficPolicy", "SecurityPolicy", "BackendTLSPolicy"):
 _RULES["EnvoyService"] = _RULES["Service"]
 
 
+# Each rule split into its steps once, not once per object.
+_PARSED: dict[str, list[tuple[list[str], type, bool]]] = {
+    kind: [(path.rstrip("?").split("."), expected, path.endswith("?")) for path, expected in rules]
+    for kind, rules in _RULES.items()
+}
+# what a JSON parser and the snapshot make: tested by exact type before the slower ABC check
+_PLAIN_MAPS = (dict, MappingProxyType)
+
+
 def problem(kind: str, raw: Any) -> str | None:
     """Why `raw` is not a usable object of `kind`, or None."""
     if not isinstance(raw, Mapping):
@@ -80,9 +90,8 @@ def problem(kind: str, raw: Any) -> str | None:
             not isinstance(values, Mapping) or not all(isinstance(v, str) for v in values.values())
         ):
             return f"metadata.{field_name} should map strings to strings"
-    for path, expected in _RULES.get(kind, []):
-        optional = path.endswith("?")
-        err = _check(raw, path.rstrip("?").split("."), expected, optional, "")
+    for steps, expected, optional in _PARSED.get(kind, ()):
+        err = _check(raw, steps, expected, optional, "")
         if err:
             return err
     return None
@@ -92,13 +101,13 @@ def _check(value: Any, steps: list[str], expected: type, optional: bool, where: 
     step, rest = steps[0], steps[1:]
     items = step.endswith("[]")
     key = step[:-2] if items else step
-    here = f"{where}.{key}" if where else key
-    if not isinstance(value, Mapping):
+    if type(value) not in _PLAIN_MAPS and not isinstance(value, Mapping):
         return f"{where or 'the object'} should be a mapping"
-    if key not in value or value[key] is None:
+    child = value.get(key)
+    here = f"{where}.{key}" if where else key
+    if child is None:
         # a missing container is judged by its own rule; only the last step's absence counts here
         return None if optional or rest else f"{here} is missing"
-    child = value[key]
     if items:
         if not isinstance(child, list | tuple):
             return f"{here} is not a list"
@@ -121,7 +130,7 @@ def _check(value: Any, steps: list[str], expected: type, optional: bool, where: 
 
 def _is(value: Any, expected: type) -> bool:
     if expected is dict:
-        return isinstance(value, Mapping)
+        return type(value) in _PLAIN_MAPS or isinstance(value, Mapping)
     if expected is list:
         return isinstance(value, list | tuple)
     if expected is int:
