@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from egdoctor.model.parameters import class_envoyproxy, gateway_envoyproxy
-from egdoctor.pool import parallel_map
 from egdoctor.snapshot import api_answer, bounded_json
 from egdoctor.snapshot.assemble import admit_early, assemble, raw_of
 from egdoctor.snapshot.kinds import ENVOY_GATEWAY_SYSTEM, KINDS, ROUTE_KINDS, KindSpec, Scope
@@ -180,6 +180,7 @@ class ClusterReader:
         # inputs whose cluster-wide list was forbidden: retried in the namespaces that matter (where the
         # read Gateways and routes point); the denial is reported only when no retry could be planned
         self._forbidden_wide: dict[str, AccessProblem] = {}
+        self._pool: ThreadPoolExecutor | None = None
 
     # -- transport ------------------------------------------------------------------------------------
     def _get(
@@ -294,20 +295,6 @@ class ClusterReader:
             return f"{base}/namespaces/{quote(namespace)}/{spec.plural}"
         return f"{base}/{spec.plural}"
 
-    def list_kind(self, spec: KindSpec, namespace: str | None) -> list[Mapping[str, Any]] | AccessProblem:
-        """Every object of the kind in the namespace (or cluster-wide), one list per label selector, side by
-        side; the first list that fails is the answer (RBAC does not look at selectors)."""
-        selectors = spec.label_selectors or (None,)
-        if len(selectors) == 1:
-            return self._list_selected(spec, namespace, selectors[0])
-        lists = parallel_map(lambda s: self._list_selected(spec, namespace, s), selectors, len(selectors))
-        items: list[Mapping[str, Any]] = []
-        for result in lists:
-            if isinstance(result, AccessProblem):
-                return result
-            items.extend(result)
-        return items
-
     def _list_selected(
         self, spec: KindSpec, namespace: str | None, selector: str | None
     ) -> list[Mapping[str, Any]] | AccessProblem:
@@ -380,7 +367,12 @@ class ClusterReader:
 
     # -- the plan -------------------------------------------------------------------------------------
     def read(self, inputs: Iterable[str], namespaces: frozenset[str] | None) -> Snapshot:
-        inputs = sorted(set(inputs))
+        try:
+            return self._read(sorted(set(inputs)), namespaces)
+        finally:
+            self.close()
+
+    def _read(self, inputs: list[str], namespaces: frozenset[str] | None) -> Snapshot:
         data: dict[tuple[str, str | None], list[Mapping[str, Any]]] = {}
         done: set[tuple[str, str | None]] = set()
         served = self._discover_with_first_lists(inputs, namespaces, data, done)
@@ -425,11 +417,12 @@ class ClusterReader:
         paths = self._discovery_paths(inputs)
         self.served = {name: KINDS[name].versions[0] for name in inputs}
         todo = sorted(self._wanted(inputs, namespaces, {}), key=lambda t: (t[0], t[1] or ""))
-        jobs: list[Any] = [("get", path) for path in paths] + [("lists", todo)]
-        answers = parallel_map(self._first_round_job, jobs, self.workers)
+        plan = _ListPlan(self, todo)
+        jobs: list[tuple[Any, ...]] = [("get", path) for path in paths] + plan.jobs
+        answers = self._map(self._run_job, jobs)
         guessed = dict(self.served)
         self._apply_discovery(inputs, paths, answers[: len(paths)])
-        for key, result in zip(todo, answers[-1], strict=True):
+        for key, result in zip(todo, plan.results(answers[len(paths) :]), strict=True):
             if self.served.get(key[0]) != guessed[key[0]]:
                 continue  # not served, or served at another version: not this list's answer
             if isinstance(result, ClusterUnavailable):
@@ -437,36 +430,43 @@ class ClusterReader:
             self._take(key, result, data, done)
         return [i for i in inputs if i in self.served]
 
-    def _first_round_job(self, job: tuple[str, Any]) -> Any:
-        verb, what = job
-        if verb == "get":
-            return self._get(what)
-        return self._list_round(what)
-
     def _list_round(
         self, todo: list[tuple[str, str | None]]
     ) -> list[list[Mapping[str, Any]] | AccessProblem | ClusterUnavailable]:
-        """One list per key, all in flight together. Two inputs may read the same resource in the same
-        place (a view of Services, say): one request serves both."""
-        requests = {t: (self._path(KINDS[t[0]], t[1]), KINDS[t[0]].label_selectors) for t in todo}
-        unique = sorted(set(requests.values()), key=lambda r: (r[0], r[1]))
-        owners = [next(t for t in todo if requests[t] == r) for r in unique]
-        lists = parallel_map(self._list_guarded, owners, self.workers)
-        fetched = dict(zip(unique, lists, strict=True))
-        owner_of = dict(zip(unique, owners, strict=True))
-        return [_for_input(fetched[requests[t]], t[0], owner_of[requests[t]][0]) for t in todo]
+        plan = _ListPlan(self, todo)
+        return plan.results(self._map(self._run_job, plan.jobs))
 
-    def _list_guarded(
-        self, key: tuple[str, str | None]
-    ) -> list[Mapping[str, Any]] | AccessProblem | ClusterUnavailable:
-        """A list whose fatal failure (a 401) is returned, not raised: in the first round it only counts
-        once discovery has confirmed the kind."""
+    def _run_job(self, job: tuple[Any, ...]) -> Any:
+        """A discovery GET, or one list of one kind, place and label selector: shape-checked and frozen
+        here, while the other lists are still arriving. A fatal failure (a 401) is returned, not raised:
+        in the first round a list only counts once discovery has confirmed its kind."""
+        if job[0] == "get":
+            return self._get(job[1])
+        _, key, selector = job
         try:
-            result = self.list_kind(KINDS[key[0]], key[1])
+            result = self._list_selected(KINDS[key[0]], key[1], selector)
         except ClusterUnavailable as exc:
             return exc
-        # shape-checked and frozen here, while the other lists are still arriving
         return result if isinstance(result, AccessProblem) else admit_early(key[0], result)
+
+    def _map(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        """`[fn(i) for i in items]` on the reader's own threads, started once: starting 30 threads per
+        round cost more than a round trip while the other threads held the interpreter."""
+        if not items:
+            return []
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers)
+        try:
+            return list(self._pool.map(fn, items))
+        except BaseException:
+            # an interrupt leaves at once: the calls still running end on their own, unwaited for
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     def _take(
         self,
@@ -513,9 +513,7 @@ class ClusterReader:
             if (ref.namespace, ref.name) not in wanted:
                 wanted.append((ref.namespace, ref.name))
         spec = KINDS["Secret"]
-        results = parallel_map(
-            lambda t: self.get_object(spec, t[0], t[1]), wanted[:MAX_SECRET_GETS], self.workers
-        )
+        results = self._map(lambda t: self.get_object(spec, t[0], t[1]), wanted[:MAX_SECRET_GETS])
         items: list[Mapping[str, Any]] = []
         for result in results:
             if isinstance(result, AccessProblem):
@@ -640,6 +638,42 @@ class ClusterReader:
                 # Gateway puts them (its own namespace, or the Gateway's in GatewayNamespace deploy mode).
                 wanted.add((name, None))
         return wanted
+
+
+class _ListPlan:
+    """The requests of one round: one list per resource, place and label selector. Two inputs may read
+    the same resource in the same place (a view of Services, say): one request serves both. A kind
+    listed once per label selector gets its lists side by side, their objects together; the first that
+    fails is the answer (RBAC does not look at selectors)."""
+
+    def __init__(self, reader: ClusterReader, todo: list[tuple[str, str | None]]):
+        self.todo = todo
+        self.requests = {t: (reader._path(KINDS[t[0]], t[1]), KINDS[t[0]].label_selectors) for t in todo}
+        unique = sorted(set(self.requests.values()), key=lambda r: (r[0], r[1]))
+        self.owner = {r: next(t for t in todo if self.requests[t] == r) for r in unique}
+        self.jobs: list[tuple[Any, ...]] = [
+            ("list", owner, selector)
+            for owner in self.owner.values()
+            for selector in KINDS[owner[0]].label_selectors or (None,)
+        ]
+
+    def results(
+        self, answers: list[Any]
+    ) -> list[list[Mapping[str, Any]] | AccessProblem | ClusterUnavailable]:
+        parts: dict[tuple[str, str | None], list[Any]] = {}
+        for job, answer in zip(self.jobs, answers, strict=True):
+            parts.setdefault(job[1], []).append(answer)
+        fetched = {r: _combined(parts[owner]) for r, owner in self.owner.items()}
+        return [
+            _for_input(fetched[self.requests[t]], t[0], self.owner[self.requests[t]][0]) for t in self.todo
+        ]
+
+
+def _combined(parts: list[Any]) -> list[Mapping[str, Any]] | AccessProblem | ClusterUnavailable:
+    for part in parts:
+        if isinstance(part, ClusterUnavailable | AccessProblem):
+            return part
+    return [item for part in parts for item in part]
 
 
 def _may_retry(name: str) -> bool:
