@@ -149,9 +149,7 @@ def _count(value: int | None) -> str:
 
 def _observer_used(label: str) -> str:
     """The report's observer label, without the temporary route's random name."""
-    if label.startswith("route ") and "/" in label:
-        return label.split("/", 1)[0] + "/(temporary)"
-    return label
+    return "temporary HTTPRoute" if label.startswith("route ") else label
 
 
 def probe_table(title: str, rows: list[ProbeMeasure]) -> str:
