@@ -1,4 +1,5 @@
-"""`scripts/bench`: egdoctor against `kubectl get` of the same kinds, on one lab API with injected latency.
+"""`scripts/bench`: egdoctor against `kubectl get` of the same kinds, on one lab API with injected latency;
+then the probe phase per observer on a healthy lab Gateway with a data path (`egdoctor_lab/bench_probes.py`).
 
 Each command runs as its own process against the same in-process lab API server; wall time is the median
 of several runs after one warm-up (kubectl's discovery cache and Python's bytecode are warm, as on a
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from egdoctor_lab.apiserver import LabApiServer
 from egdoctor_lab.bench_cluster import Size, namespace_name, objects
+from egdoctor_lab.bench_probes import run_probe_section
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -171,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--certificates", type=int, default=100)
     parser.add_argument("--no-kubectl", action="store_true", help="skip the kubectl baseline")
     parser.add_argument(
+        "--no-probes", action="store_true", help="skip the probe phase per observer (needs envoy and haproxy)"
+    )
+    parser.add_argument(
         "--egdoctor", default=default_egdoctor(), help="the egdoctor executable to measure (another build)"
     )
     args = parser.parse_args(argv)
@@ -197,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
             sweep_runs = runs if name == "default" else max(1, min(runs, 3))
             rows = bench_size(args.egdoctor, each, args.latency_ms, sweep_runs, kubectl, Path(home))
             print(_table(f"{name}: {each.label()}", rows) + "\n", flush=True)
+        if not args.no_probes:
+            run_probe_section(args.egdoctor, runs, Path(home))
     return 0
 
 
