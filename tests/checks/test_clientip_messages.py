@@ -304,6 +304,28 @@ def test_305_a_failing_policy_without_a_message() -> None:
     assert seen(d, "EGD305") == [(None, E, CTP, egd305_message(state), BROKEN_FIX)]
 
 
+def test_a_blank_controller_message_is_not_quoted() -> None:
+    """The policy's status message can be blank; the checks that quote its first line still run."""
+    for message in ("   ", "\n"):
+        d = diagnose(setup(_rejected(message)))
+        state = (
+            f"{CTP} failed on this listener (): Envoy Gateway applies its clientIPDetection but not its "
+            "proxyProtocol here, and answers every route of the listener with HTTP 500"
+        )
+        assert seen(d, "EGD305") == [(None, E, CTP, egd305_message(state), BROKEN_FIX)]
+        assert [f.code for f in d.findings if f.code == "EGD004"] == []
+        d = diagnose(setup(_rejected(message), svc=envoy_service()))
+        detail = (
+            f" ({CTP} failed on this listener (): Envoy Gateway applies its clientIPDetection but not its "
+            "proxyProtocol here, and answers every route of the listener with HTTP 500; see EGD303)"
+        )
+        assert [f.message for f in d.findings if f.code == "EGD301"] == [
+            f"no ClientTrafficPolicy configures client-IP handling for {GW}{detail}: backends, logs and rate "
+            "limits see the load balancer's internal address"
+        ]
+        assert [f.code for f in d.findings if f.code == "EGD004"] == []
+
+
 def test_305_a_policy_refused_for_a_port_overlap_and_the_listener_sharing_its_settings() -> None:
     listeners = [("http", 80, "HTTP", "a.example.com"), ("http-b", 80, "HTTP", "b.example.com")]
     section = ctp(
@@ -380,6 +402,25 @@ def test_303_conflicted_names_the_policies_in_force_but_not_itself() -> None:
     )
     message = _message(GW, "Conflicted", CONFLICT, effect, "gateway/b-newer")
     assert seen(d, "EGD303") == [(None, E, "ClientTrafficPolicy gateway/b-newer", message, fix)]
+
+
+def test_303_conflicted_names_every_policy_in_force() -> None:
+    in_force = [
+        ctp(DIRECT, name="a-http", section="http"),
+        ctp(DIRECT, name="b-wide", created="2026-01-10T09:00:00Z"),
+    ]
+    loser = ctp(XFF1, name="c-wide", status=ancestors(condition("Accepted", "False", "Conflicted", CONFLICT)))
+    d = diagnose(setup(*in_force, loser))
+    effect = (
+        "; it does nothing while the older ClientTrafficPolicy (gateway/a-http, gateway/b-wide) configures "
+        "this target"
+    )
+    fix = (
+        "keep one ClientTrafficPolicy per Gateway or listener: move the settings of gateway/c-wide into the "
+        "attached one (gateway/a-http, gateway/b-wide) and delete gateway/c-wide"
+    )
+    message = _message(GW, "Conflicted", CONFLICT, effect, "gateway/c-wide")
+    assert seen(d, "EGD303") == [(None, E, "ClientTrafficPolicy gateway/c-wide", message, fix)]
 
 
 def test_303_conflicted_next_to_a_listener_without_a_policy() -> None:
