@@ -668,7 +668,7 @@ def ctp_status(ctx: CheckContext) -> Iterator[Finding]:
 
 
 def _rejection_advice(
-    ctx: CheckContext, ctp: Obj, key: GatewayKey, reason: str, message: str = ""
+    ctx: CheckContext, ctp: Obj, key: GatewayKey, reason: str, message: str
 ) -> tuple[str, str]:
     describe = f"`kubectl describe clienttrafficpolicy -n {ctp.namespace} {ctp.name}`"
     if reason == "Conflicted":
