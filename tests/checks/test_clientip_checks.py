@@ -835,3 +835,62 @@ def test_108_not_without_an_envoy_service() -> None:
     merged = [gateway_class(), envoy_proxy(True), gateway(), route(), ctp(DIRECT)]
     d = diagnose_in(merged, ns=None)
     assert [f.code for f in d.findings if f.code in ("EGD108", "EGD004")] == []
+
+
+# -- corners of the status and of the Envoy Service ----------------------------------------------------------
+
+
+def test_303_after_an_entry_left_to_302_and_for_an_entry_without_a_name() -> None:
+    missing = {
+        "ancestorRef": {"name": "gone"},
+        "controllerName": EG,
+        "conditions": [condition("Accepted", "False", "TargetNotFound", "gone")],
+    }
+    nameless = {
+        "ancestorRef": {},
+        "controllerName": EG,
+        "conditions": [condition("Accepted", "False", "Odd", "x")],
+    }
+    found = seen(setup(ctp(DIRECT, status={"ancestors": [missing, nameless]})), "EGD303")
+    assert [(g, m) for _, _, g, m, _, _ in found] == [
+        (
+            GatewayRef("gateway", ""),
+            "ClientTrafficPolicy gateway/client-ip on Gateway gateway/: Accepted=False (Odd): x",
+        )
+    ]
+
+
+def test_302_skips_selectors_of_other_kinds_even_with_labels() -> None:
+    policy = ctp(DIRECT, status={})
+    policy["spec"] = {"targetRefs": [], "targetSelectors": [{"kind": "HTTPRoute", "matchLabels": {"a": "b"}}]}
+    assert seen(setup(policy), "EGD302") == []
+
+
+def test_314_names_every_address() -> None:
+    gw = gateway()
+    gw["status"]["addresses"].append({"type": "IPAddress", "value": "203.0.113.21"})
+    found = seen([gw, route(), envoy_service({PP: "v1"}), ctp(DIRECT)], "EGD314")
+    assert [m for _, _, _, m, _, _ in found] == [
+        f"the fix for EGD310 changes the annotations of {SVC}, which recreates the Octavia load balancer "
+        "with a "
+        "new public IP (today 203.0.113.20, 203.0.113.21)"
+    ]
+
+
+def test_301_fix_for_a_policy_that_is_not_applied() -> None:
+    failed = ctp(DIRECT, status=ancestors(condition("Accepted", "False", "Invalid", "bad timeout")))
+    found = seen(setup(failed, svc=envoy_service()), "EGD301")
+    assert [h for _, _, _, _, h, _ in found] == [
+        "fix what ClientTrafficPolicy gateway/client-ip reports in its status (see EGD303)"
+    ]
+
+
+def test_312_for_every_gateway_after_one_without_a_service() -> None:
+    node_port = envoy_service({PP: "v2"}, svc_type="NodePort")
+    found = seen([*_first(), gateway(), route(), node_port, ctp(DIRECT)], "EGD312")
+    assert sorted(
+        (g.name if g else "", m.split(" is ")[0].split(" was ")[0]) for _, _, g, m, _, _ in found
+    ) == [
+        ("a-first", "the Envoy Service of Gateway gateway/a-first"),
+        ("shared", f"the Envoy Service of {GW} ({SVC})"),
+    ]
