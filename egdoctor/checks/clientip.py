@@ -188,7 +188,8 @@ def _not_applied(ci: ClientIP) -> str:
     """Why the listener's ClientTrafficPolicy is not (fully) in force, or ""."""
     if ci.ctp is None or ci.applied == "all":
         return ""
-    first = (ci.ctp_error or "").strip().splitlines()[0] if ci.ctp_error else ""
+    lines = (ci.ctp_error or "").strip().splitlines()  # the controller's message may be blank
+    first = lines[0] if lines else ""
     if ci.applied == "nothing":
         return (
             f"ClientTrafficPolicy {obj_text(ci.ctp)} claims this listener but Envoy Gateway applies none "
@@ -667,7 +668,7 @@ def ctp_status(ctx: CheckContext) -> Iterator[Finding]:
 
 
 def _rejection_advice(
-    ctx: CheckContext, ctp: Obj, key: GatewayKey, reason: str, message: str = ""
+    ctx: CheckContext, ctp: Obj, key: GatewayKey, reason: str, message: str
 ) -> tuple[str, str]:
     describe = f"`kubectl describe clienttrafficpolicy -n {ctp.namespace} {ctp.name}`"
     if reason == "Conflicted":
