@@ -361,7 +361,9 @@ def mode_mismatch_issues(ctx: CheckContext, gv: GatewayView) -> list[tuple[str, 
         ci = lv.client_ip
         if ci.mode not in ("direct", "xff") or ci.mode == expected:
             continue
-        ctp = _ctp_name(ci)
+        # a listener without a policy of its own takes PROXY from its port: the fix is in that policy
+        in_force = ci.ctp if ci.ctp is not None else _proxy_ctp(ctx, gv, ci)
+        ctp = obj_text(in_force) if in_force is not None else "(none)"
         if expected == "direct":
             fix = (
                 f"direct mode: replace clientIPDetection with `proxyProtocol: {{optional: false}}` in "

@@ -684,7 +684,8 @@ def test_315_only_on_the_listeners_in_the_other_mode() -> None:
 
 
 def test_315_on_a_listener_that_takes_proxy_from_its_port() -> None:
-    """https-b has no policy: the Gateway is the subject, and the fix has no policy to name."""
+    """https-b has no policy: the Gateway is the subject, and the fix names the policy that puts the PROXY
+    filter on the port they share (EG configures PROXY per port: model/topology.py _proxy_per_port)."""
     d = diagnose(_https_gateway(ctp(DIRECT, section="https-a")), expect_mode="xff")
     found = seen(d, "EGD315")
     assert [(listener, subject) for listener, _, subject, _, _ in found] == [
@@ -695,7 +696,7 @@ def test_315_on_a_listener_that_takes_proxy_from_its_port() -> None:
         f"listener https-b of {GW} is set up for direct mode (CTP proxyProtocol strict, LB sends PROXY v2) "
         "but XFF mode is expected (--expect-mode)"
     )
-    assert found[1][4] == TO_XFF.format(ctp="(none)")
+    assert found[1][4] == TO_XFF.format(ctp="gateway/client-ip")
 
 
 def test_315_not_without_an_expected_mode_or_in_a_mixed_mode() -> None:
