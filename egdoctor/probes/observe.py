@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from egdoctor.checks.engine import Diagnosis
+from egdoctor.model.eg_version import eg_version
 from egdoctor.probes.observers import EchoObserver, LogObserver, Observer, RouteObserver
 from egdoctor.probes.plan import GatewayTargets, PortTarget, ProbeOptions
 from egdoctor.probes.port_run import PortRun, all_sent, host_is_name
@@ -49,6 +50,7 @@ def choose_observer(
                 gateways=[gt.view for gt in targets],
                 hostnames=names,
                 wait=options.route_wait,
+                eg_version=eg_version(diagnosis.snapshot),
             ),
             notes,
         )

@@ -22,7 +22,6 @@ import datetime
 import ipaddress
 import json
 import math
-import re
 import signal
 import sys
 import threading
@@ -31,6 +30,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from egdoctor.model.eg_version import EgVersion
 from egdoctor.model.topology import ClientIP, GatewayView
 from egdoctor.probes.cleanup import RUN_LABEL, cleanup, create_outcome_unknown
 from egdoctor.probes.kube import Kube
@@ -165,26 +165,6 @@ def route_body(token: str) -> str:
     )
 
 
-def eg_version_from_image(image: str) -> tuple[int, int] | None:
-    match = re.search(r":v?(\d+)\.(\d+)(?:\.\d+)?", image)
-    return (int(match.group(1)), int(match.group(2))) if match else None
-
-
-def detect_eg_version(kube: Kube) -> tuple[tuple[int, int] | None, str]:
-    """The Envoy Gateway controller version from its image tag (Deployment label `control-plane:
-    envoy-gateway`, as in EG's config/manager and Helm chart)."""
-    for namespace in ("envoy-gateway-system", None):
-        res = kube.list("", "v1", "pods", namespace, "control-plane=envoy-gateway")
-        if not res.ok or not isinstance(res.body, Mapping):
-            continue
-        for pod in res.body.get("items") or []:
-            for container in (pod.get("spec") or {}).get("containers") or []:
-                version = eg_version_from_image(str(container.get("image") or ""))
-                if version is not None:
-                    return version, str(container.get("image"))
-    return None, ""
-
-
 @contextlib.contextmanager
 def cleanup_guard() -> Iterator[None]:
     """SIGTERM raises KeyboardInterrupt like SIGINT does while cluster objects exist, so that the
@@ -227,6 +207,8 @@ class RouteObserver(Observer):
     gateways: Sequence[GatewayView] = ()
     hostnames: Sequence[str] = ()
     wait: float = 15.0
+    # the controller's release as the report header reads it (model/eg_version.py); unknown: a current one
+    eg_version: EgVersion | None = None
     created: list[tuple[str, str, str]] = field(default_factory=list)  # (group, version, plural)
     uncertain: set[tuple[str, str, str]] = field(default_factory=set)  # created? the answer did not say
     header_mode: bool = False
@@ -309,12 +291,12 @@ class RouteObserver(Observer):
     def setup(self) -> tuple[bool, str]:
         """Create the objects and wait (bounded) until Envoy Gateway accepts the route on every parent."""
         assert self.kube is not None
-        version, image = detect_eg_version(self.kube)
-        if version is not None and version < (1, 8):
+        found = self.eg_version
+        if found is not None and found.version is not None and found.before(1, 8):
             self.header_mode = True
             self.version_note = (
-                f"Envoy Gateway {version[0]}.{version[1]} ({image}) does not evaluate operators in direct "
-                "response bodies (v1.8+): the route answers with response headers instead"
+                f"Envoy Gateway {found.version[0]}.{found.version[1]} ({found.image}) does not evaluate "
+                "operators in direct response bodies (v1.8+): the route answers with response headers instead"
             )
         # Recorded before each POST: an interrupt during the call must still lead to a delete.
         for group, api_version, plural, obj in (

@@ -20,7 +20,6 @@ from egdoctor.probes.observers import (
     SentProbe,
     _json_line,
     echoed_headers,
-    eg_version_from_image,
     route_body,
     strip_port,
     trusted_from_chain,
@@ -108,12 +107,6 @@ def test_route_response_parsing() -> None:
     # someone else's response, or operators left unevaluated, prove nothing
     assert obs.from_response(probe, _http({"egdoctor": "other", "remote": "1.2.3.4"})) is None
     assert obs.from_response(probe, _http({"egdoctor": "tok", "remote": REMOTE_OP})) is None
-
-
-def test_eg_version_from_image() -> None:
-    assert eg_version_from_image("docker.io/envoyproxy/gateway:v1.5.2") == (1, 5)
-    assert eg_version_from_image("envoyproxy/gateway:v1.9.0") == (1, 9)
-    assert eg_version_from_image("envoyproxy/gateway-dev:latest") is None
 
 
 def test_strip_port() -> None:
