@@ -375,8 +375,10 @@ class ClusterReader:
     def _read(self, inputs: list[str], namespaces: frozenset[str] | None) -> Snapshot:
         data: dict[tuple[str, str | None], list[Mapping[str, Any]]] = {}
         done: set[tuple[str, str | None]] = set()
-        served = self._discover_with_first_lists(inputs, namespaces, data, done)
-        for _ in range(_MAX_ROUNDS - 1):
+        served, late = self._discover_with_first_lists(inputs, namespaces, data, done)
+        # a kind served only at another version than guessed missed the first round: its chain of
+        # references starts one round later and keeps all its rounds
+        for _ in range(_MAX_ROUNDS - (0 if late else 1)):
             wanted = self._wanted(served, namespaces, data) - done
             if not wanted:
                 break
@@ -409,7 +411,7 @@ class ClusterReader:
         namespaces: frozenset[str] | None,
         data: dict[tuple[str, str | None], list[Mapping[str, Any]]],
         done: set[tuple[str, str | None]],
-    ) -> list[str]:
+    ) -> tuple[list[str], bool]:
         """Discovery and the first round of lists in one concurrent round: the first lists depend only on
         the asked namespaces, so they go out with discovery at each kind's preferred version and are kept
         where discovery confirms that version (one latency less on every run). A kind discovery finds at
@@ -422,13 +424,15 @@ class ClusterReader:
         answers = self._map(self._run_job, jobs)
         guessed = dict(self.served)
         self._apply_discovery(inputs, paths, answers[: len(paths)])
+        late = False
         for key, result in zip(todo, plan.results(answers[len(paths) :]), strict=True):
             if self.served.get(key[0]) != guessed[key[0]]:
+                late = late or key[0] in self.served
                 continue  # not served, or served at another version: not this list's answer
             if isinstance(result, ClusterUnavailable):
                 raise result
             self._take(key, result, data, done)
-        return [i for i in inputs if i in self.served]
+        return [i for i in inputs if i in self.served], late
 
     def _list_round(
         self, todo: list[tuple[str, str | None]]
@@ -730,6 +734,7 @@ def _read_bounded(resp: Any, limit: int) -> bytes | None:
     declared = raw.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limit:
         raw.close()
+        raw.release_conn()  # the pool's slot back (it connects afresh), not the half-read connection
         return None
     chunks: list[bytes] = []
     size = 0
@@ -737,6 +742,7 @@ def _read_bounded(resp: Any, limit: int) -> bytes | None:
         size += len(chunk)
         if size > limit:
             raw.close()
+            raw.release_conn()
             return None
         chunks.append(chunk)
     raw.release_conn()
