@@ -278,6 +278,26 @@ def test_312_service_type_and_address() -> None:
     assert seen(setup(ctp(DIRECT), svc=by_name), "EGD312") == []
 
 
+MERGED_BUT_ALONE: Seen = (
+    "WARNING",
+    f"Service {SVC}",
+    GatewayRef("gateway", "shared"),
+    "EnvoyProxy envoy-gateway-system/merged-proxy of GatewayClass eg sets mergeGateways: true, but "
+    "the "
+    f"Envoy Service of {GW} is {SVC}, labelled for this Gateway alone "
+    "(gateway.envoyproxy.io/owning-gateway-name): Envoy Gateway has not (yet) deployed Envoy the way "
+    "the "
+    "EnvoyProxy asks",
+    "Envoy Gateway moves every Gateway of the class onto one Envoy Service labelled "
+    "gateway.envoyproxy.io/owning-gatewayclass=eg: check GatewayClass eg is Accepted (mergeGateways "
+    "and "
+    "the GatewayNamespace deploy mode exclude each other) and the controller's logs; the move gives "
+    "the "
+    "class a new load balancer and a new address (see EGD314)",
+    {"deployMode": "default", "mergeGateways": True},
+)
+
+
 def test_108_service_labelled_against_merge_gateways() -> None:
     per_gateway = [
         gateway_class(),
@@ -287,26 +307,7 @@ def test_108_service_labelled_against_merge_gateways() -> None:
         envoy_service({PP: "v2"}),
         ctp(DIRECT),
     ]
-    assert seen(per_gateway, "EGD108") == [
-        (
-            "WARNING",
-            f"Service {SVC}",
-            GatewayRef("gateway", "shared"),
-            "EnvoyProxy envoy-gateway-system/merged-proxy of GatewayClass eg sets mergeGateways: true, but "
-            "the "
-            f"Envoy Service of {GW} is {SVC}, labelled for this Gateway alone "
-            "(gateway.envoyproxy.io/owning-gateway-name): Envoy Gateway has not (yet) deployed Envoy the way "
-            "the "
-            "EnvoyProxy asks",
-            "Envoy Gateway moves every Gateway of the class onto one Envoy Service labelled "
-            "gateway.envoyproxy.io/owning-gatewayclass=eg: check GatewayClass eg is Accepted (mergeGateways "
-            "and "
-            "the GatewayNamespace deploy mode exclude each other) and the controller's logs; the move gives "
-            "the "
-            "class a new load balancer and a new address (see EGD314)",
-            {"deployMode": "default", "mergeGateways": True},
-        )
-    ]
+    assert seen(per_gateway, "EGD108") == [MERGED_BUT_ALONE]
     shared = [gateway_class(), envoy_proxy(False), gateway(), route(), class_service(), ctp(DIRECT)]
     assert seen(shared, "EGD108") == [
         (
@@ -893,4 +894,72 @@ def test_312_for_every_gateway_after_one_without_a_service() -> None:
     ) == [
         ("a-first", "the Envoy Service of Gateway gateway/a-first"),
         ("shared", f"the Envoy Service of {GW} ({SVC})"),
+    ]
+
+
+# -- the bodies' remaining branches: covered selectors, Gateways deployed as configured, the EnvoyProxy fix --
+
+
+def _cluster_targets(objs: list[Any], namespaces: frozenset[str]) -> list[tuple[str, str]]:
+    """EGD302 of a cluster read scoped to `namespaces` (every kind read)."""
+    raw: dict[str, list[Mapping[str, Any]]] = {name: [] for name in KINDS}
+    for obj in objs:
+        spec = spec_for_object(str(obj["apiVersion"]), str(obj["kind"]))
+        assert spec is not None, obj["kind"]
+        raw[spec.name].append(obj)
+    snapshot = assemble(raw, namespaces, Source("cluster"))
+    ctx = CheckContext(snapshot, build_topology(snapshot), Options())
+    return [(str(f.subject), f.message) for f in ctp_targets(ctx)]
+
+
+def test_302_selectors_in_a_read_namespace_of_a_cluster_read() -> None:
+    """A cluster read judges the selectors of the namespaces it read and leaves the others alone."""
+    labels = {"kind": "Gateway", "matchLabels": {"tier": "edge"}}
+    objs = [gateway(), _selecting(labels)]
+    assert _cluster_targets(objs, frozenset({"team-a"})) == [_none_in_team_a(0, "{'tier': 'edge'}")]
+    assert _cluster_targets(objs, frozenset({"team-b"})) == []
+
+
+def test_108_for_the_next_gateway_after_one_deployed_as_configured() -> None:
+    plain_class = gateway_class(None)
+    plain_class["metadata"]["name"] = "eg-plain"
+    first = gateway([("http", 80, "HTTP", None)], name="a-first")
+    first["spec"]["gatewayClassName"] = "eg-plain"
+    its_service = envoy_service({PP: "v2"}, name="envoy-a-first", gw=("gateway", "a-first"))
+    objs = [gateway_class(), plain_class, envoy_proxy(True), first, its_service, gateway(), route()]
+    objs += [envoy_service({PP: "v2"}), ctp(DIRECT)]
+    assert seen(objs, "EGD108") == [MERGED_BUT_ALONE]
+
+
+def test_108_not_for_a_gateway_with_a_service_deployed_as_configured() -> None:
+    """An Envoy Service that matches the EnvoyProxy (or no mergeGateways at all) is no finding."""
+    assert seen(setup(ctp(DIRECT)), "EGD108") == []
+    alone = [gateway_class(), envoy_proxy(False), *setup(ctp(DIRECT))]
+    assert seen(alone, "EGD108") == []
+    merged = [gateway_class(), envoy_proxy(True), gateway(), route(), class_service(), ctp(DIRECT)]
+    assert seen(merged, "EGD108") == []
+
+
+def test_313_fix_names_the_envoy_proxy_of_the_gateway_class() -> None:
+    objs = [gateway_class(), envoy_proxy(None), gateway(), route(), envoy_service(), ctp(XFF1)]
+    patch = (
+        '{"spec":{"provider":{"type":"Kubernetes","kubernetes":{"envoyService":'
+        '{"loadBalancerSourceRanges":["<CDN/WAF egress CIDR>"]}}}}}'
+    )
+    assert seen(objs, "EGD313") == [
+        (
+            "ERROR",
+            f"Service {SVC}",
+            GatewayRef("gateway", "shared"),
+            _open("X-Forwarded-For (numTrustedHops 1)", "no loadBalancerSourceRanges"),
+            "limit the load balancer to your CDN/WAF egress ranges in EnvoyProxy "
+            "envoy-gateway-system/merged-proxy (spec.provider.kubernetes.envoyService."
+            "loadBalancerSourceRanges): `kubectl patch envoyproxy -n envoy-gateway-system merged-proxy "
+            f"--type merge -p '{patch}'`",
+            {
+                "clientIP": "CTP numTrustedHops 1, LB sends no PROXY header",
+                "loadBalancerSourceRanges": [],
+                "listeners": ["http", "https"],
+            },
+        )
     ]
