@@ -10,6 +10,7 @@ pkg/status/certificate/certificate.go (revision status.revision+1, owned by the 
 
 from __future__ import annotations
 
+import base64
 import copy
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
@@ -533,3 +534,43 @@ def test_the_json_report_carries_the_tls_rows() -> None:
     assert cm["brokenLink"] == "its Issuer gateway/letsencrypt-staging does not exist"
     held = row["secretCertificate"]
     assert held["notAfter"] and held["dnsNames"] == ["team-b.example.com"]
+
+
+def _pem_with_serial(serial_der: bytes) -> bytes:
+    """A self-signed certificate whose serial number field is rewritten (after signing: the parser reads
+    it, nothing verifies the signature) to values a certificate builder refuses to make."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "app.example.com")])
+    now = datetime.now(timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(0x7A)
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    der = cert.public_bytes(serialization.Encoding.DER)
+    assert der.count(b"\x02\x01\x7a") == 1
+    der = der.replace(b"\x02\x01\x7a", serial_der)
+    return b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(der) + b"-----END CERTIFICATE-----\n"
+
+
+def test_a_certificate_with_a_zero_serial_is_read_without_the_parser_s_warning(
+    recwarn: pytest.WarningsRecorder,
+) -> None:
+    """RFC 5280 wants a positive serial number; cryptography warns on stderr about one that is zero (EG's
+    own test data has such certificates, and Envoy serves them). The certificate is read, and the user's
+    terminal gets egdoctor's report, not a library's deprecation notice."""
+    from egdoctor.checks.tls.certificate import CertInfo, parse_certificate
+
+    info = parse_certificate(base64.b64encode(_pem_with_serial(b"\x02\x01\x00")).decode())
+    assert isinstance(info, CertInfo) and info.subject == "app.example.com"
+    assert not [w for w in recwarn if "serial" in str(w.message).lower()]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,7 +44,11 @@ def parse_certificate(b64: str) -> CertInfo | str | None:
     if not pem.strip():
         return "tls.crt is empty"
     try:
-        certs = x509.load_pem_x509_certificates(pem)
+        with warnings.catch_warnings():
+            # cryptography warns on stderr about certificates it will refuse one day (a serial number
+            # that is not positive); the tenant's certificate is judged here, not the parsing library
+            warnings.simplefilter("ignore")
+            certs = x509.load_pem_x509_certificates(pem)
     except ValueError:
         return "tls.crt holds no PEM certificate"
     if not certs:
@@ -54,6 +59,8 @@ def parse_certificate(b64: str) -> CertInfo | str | None:
         sans = tuple(str(n) for n in ext.value.get_values_for_type(x509.DNSName))
     except x509.ExtensionNotFound:
         sans = ()
+    except ValueError as exc:  # a malformed or duplicated extension
+        return f"tls.crt has extensions that cannot be read ({' '.join(str(exc).split())[:120]})"
 
     def cn(name: Any) -> str:
         attrs = name.get_attributes_for_oid(NameOID.COMMON_NAME)
