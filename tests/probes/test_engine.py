@@ -173,18 +173,30 @@ def test_explicit_logs_observer_says_why_it_is_not_used(tmp_path: Path) -> None:
 
 
 def test_older_envoy_gateway_is_observed_through_response_headers(tmp_path: Path) -> None:
+    """The release is read where the report header reads it: the controller Deployment in
+    envoy-gateway-system, labelled as the Helm chart does (charts/gateway-helm/templates/
+    envoy-gateway-deployment.yaml). A Pod with that label elsewhere, which any tenant can create, is not
+    asked."""
+    labels = {"control-plane": "envoy-gateway"}
+    pod_spec = {"containers": [{"name": "envoy-gateway", "image": "docker.io/envoyproxy/gateway:v1.5.2"}]}
     controller = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "envoy-gateway", "namespace": "envoy-gateway-system", "labels": labels},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+        },
+    }
+    decoy = {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {
-            "name": "envoy-gateway-5d8f7c9b4-x2x4z",
-            "namespace": "envoy-gateway-system",
-            "labels": {"control-plane": "envoy-gateway"},
-        },
-        "spec": {"containers": [{"name": "envoy-gateway", "image": "docker.io/envoyproxy/gateway:v1.5.2"}]},
+        "metadata": {"name": "envoy-gateway-decoy", "namespace": "team-a", "labels": labels},
+        "spec": {"containers": [{"name": "envoy-gateway", "image": "docker.io/envoyproxy/gateway:v1.2.0"}]},
         "status": {"phase": "Running"},
     }
-    scenario = _variant(tmp_path, HEALTHY, extra=[controller])
+    scenario = _variant(tmp_path, HEALTHY, extra=[controller, decoy])
     with lab_for(scenario, tmp_path / "lab") as lab:
         result = _check(lab, "-n", "team-a", "--observe", "route")
         assert _leftovers(lab) == []
