@@ -91,6 +91,7 @@ from urllib.parse import parse_qs, unquote
 
 import yaml
 
+from egdoctor_lab import openapi
 from egdoctor_lab.faults import FaultBook, broken_body
 from egdoctor_lab.faults import Request as FaultRequest
 from egdoctor_lab.pki import LabPki, create_pki
@@ -984,6 +985,7 @@ class LabApi:
         self.settings = settings
         self.token = token
         self.served = served_resources(settings)
+        self._openapi: dict[str, bytes] | None = None
         self.fault_book = FaultBook(settings.faults)
         # (namespace, pod, container) -> (unix time, line) pairs, oldest first; None: no log.
         self.pod_logs: Callable[[str, str, str], Sequence[tuple[float, str]] | None] | None = None
@@ -1044,6 +1046,9 @@ class LabApi:
             raise _method_not_allowed()
         if not segments:
             return ApiResponse(200, {"paths": self._root_paths()})
+        if segments[:2] == ["openapi", "v3"]:
+            self._get_only(req, {})
+            return self._openapi_v3("/".join(segments[2:]))
         if len(segments) <= {"api": 2, "apis": 3}.get(segments[0], 0):
             self._apply_faults(FaultRequest("get", "", "discovery", None, None, False, False), info)
         if segments == ["version"]:
@@ -1080,11 +1085,34 @@ class LabApi:
     # -- discovery -----------------------------------------------------------------------------------------
 
     def _root_paths(self) -> list[str]:
-        paths = ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version"]
+        paths = ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v3", "/readyz", "/version"]
         for group in self.groups():
             paths.append(f"/apis/{group}")
             paths.extend(f"/apis/{group}/{v}" for v in self.group_versions(group))
         return sorted(paths)
+
+    def _openapi_documents(self) -> dict[str, bytes]:
+        if self._openapi is None:
+            by_group_version: dict[str, list[ResourceType]] = {}
+            for (group, version), resources in self.served.items():
+                path = openapi.group_version_path(group, version)
+                by_group_version[path] = list(resources.values())
+            server_version = str(KUBERNETES_VERSION["gitVersion"])
+            self._openapi = {
+                path: openapi.encode(
+                    openapi.group_version_document(types, path.rsplit("/", 1)[-1], server_version)
+                )
+                for path, types in by_group_version.items()
+            }
+        return self._openapi
+
+    def _openapi_v3(self, path: str) -> ApiResponse:
+        documents = self._openapi_documents()
+        if not path:
+            return ApiResponse(200, openapi.index(documents))
+        if path not in documents:
+            raise _no_such_path()
+        return ApiResponse(200, documents[path])
 
     @staticmethod
     def _api_versions(req: ApiRequest) -> dict[str, Any]:
@@ -1209,6 +1237,7 @@ class LabApi:
             raise ApiError(405, "MethodNotAllowed", "the lab API server does not serve watch requests", {})
 
         dry_run = "All" in params.get("dryRun", [])
+        strict = _param(params, openapi.FIELD_VALIDATION) == "Strict"
         if verb == "list":
             with self.store.lock:
                 # Encoded under the lock straight from the stored objects, without the deep copy a
@@ -1223,11 +1252,13 @@ class LabApi:
         if verb == "get":
             return ApiResponse(200, self._get(rt, version, namespace, name or "", subresource))
         if verb == "create":
-            response = self._create(req, rt, version, namespace, dry_run)
+            response = self._create(req, rt, version, namespace, dry_run, strict)
         elif verb == "update":
-            response = self._update(req, rt, version, namespace, name or "", subresource, dry_run)
+            response = self._update(req, rt, version, namespace, name or "", subresource, dry_run, strict)
         elif verb == "patch":
-            response = self._patch(req, params, rt, version, namespace, name or "", subresource, dry_run)
+            response = self._patch(
+                req, params, rt, version, namespace, name or "", subresource, dry_run, strict
+            )
         elif verb == "delete":
             response = self._delete(req, rt, version, namespace, name or "", dry_run)
         else:
@@ -1449,11 +1480,25 @@ class LabApi:
             first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise _bad_request(f"error decoding request body: {first_line}") from None
 
-    def _decode_object(self, req: ApiRequest, rt: ResourceType, version: str) -> dict[str, Any]:
+    def _decode_object(self, req: ApiRequest, rt: ResourceType, version: str, strict: bool) -> dict[str, Any]:
         obj = self._decode(req)
         if not isinstance(obj, dict):
             raise _bad_request("the request body is not a JSON object")
+        if strict:
+            self._check_fields(obj, rt, version)
         return self._check_type(obj, rt, version)
+
+    @staticmethod
+    def _check_fields(obj: Mapping[str, Any], rt: ResourceType, version: str) -> None:
+        """``fieldValidation=Strict`` for top-level fields, worded as kube-apiserver's
+        ``transformDecodeError`` (staging/src/k8s.io/apiserver/pkg/endpoints/handlers/rest.go)."""
+        unknown = openapi.unknown_top_level_fields(obj, rt)
+        if unknown:
+            kind = obj.get("kind") or rt.kind
+            raise _bad_request(
+                f'{kind} in version "{version}" cannot be handled as a {rt.kind}: '
+                f"{openapi.strict_decoding_message(unknown)}"
+            )
 
     @staticmethod
     def _check_type(obj: dict[str, Any], rt: ResourceType, version: str) -> dict[str, Any]:
@@ -1491,9 +1536,15 @@ class LabApi:
             meta.pop("namespace", None)
 
     def _create(
-        self, req: ApiRequest, rt: ResourceType, version: str, namespace: str | None, dry_run: bool
+        self,
+        req: ApiRequest,
+        rt: ResourceType,
+        version: str,
+        namespace: str | None,
+        dry_run: bool,
+        strict: bool,
     ) -> ApiResponse:
-        obj = self._decode_object(req, rt, version)
+        obj = self._decode_object(req, rt, version, strict)
         return self._create_object(obj, rt, version, namespace, dry_run)
 
     def _create_object(
@@ -1617,8 +1668,9 @@ class LabApi:
         name: str,
         subresource: str | None,
         dry_run: bool,
+        strict: bool,
     ) -> ApiResponse:
-        obj = self._decode_object(req, rt, version)
+        obj = self._decode_object(req, rt, version, strict)
         meta = obj["metadata"]
         if meta.get("name") not in (None, name):
             raise _bad_request(
@@ -1647,6 +1699,7 @@ class LabApi:
         name: str,
         subresource: str | None,
         dry_run: bool,
+        strict: bool,
     ) -> ApiResponse:
         content_type = (req.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         patch_types = (
@@ -1666,6 +1719,9 @@ class LabApi:
         if content_type == "application/apply-patch+yaml" and not _param(params, "fieldManager"):
             raise _bad_request("PATCH, application/apply-patch+yaml requests must specify a fieldManager")
         patch = self._decode(req)
+        if strict and isinstance(patch, dict) and content_type != "application/json-patch+json":
+            # "$patch", "$retainKeys" and "$setElementOrder/..." are strategic-merge directives, not fields
+            self._check_fields({k: v for k, v in patch.items() if not k.startswith("$")}, rt, version)
         with self.store.lock:
             key = self.store.key_for(rt, namespace, name)
             current = self.store.lookup(key)
