@@ -1721,7 +1721,11 @@ class LabApi:
         patch = self._decode(req)
         if strict and isinstance(patch, dict) and content_type != "application/json-patch+json":
             # "$patch", "$retainKeys" and "$setElementOrder/..." are strategic-merge directives, not fields
-            self._check_fields({k: v for k, v in patch.items() if not k.startswith("$")}, rt, version)
+            fields = {k: v for k, v in patch.items() if not k.startswith("$")}
+            unknown = openapi.unknown_top_level_fields(fields, rt)
+            if unknown:
+                # patch.go answers a strict decoding error of the patched object without the kind prefix
+                raise _bad_request(openapi.strict_decoding_message(unknown))
         with self.store.lock:
             key = self.store.key_for(rt, namespace, name)
             current = self.store.lookup(key)
