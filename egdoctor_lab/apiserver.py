@@ -43,7 +43,11 @@ Protocol
     ``watch`` answers 405. Writes keep real semantics where clients can observe them: ``status`` is only
     written through the subresource, custom resources get ``metadata.generation`` bumped on spec changes,
     ``resourceVersion`` preconditions give 409 Conflict, deleting a namespace deletes its contents.
-    There is no OpenAPI document, so ``kubectl apply``/``create`` against the lab need ``--validate=false``.
+    ``/openapi/v3`` and one OpenAPI v3 document per served group-version (egdoctor_lab/openapi.py):
+    operations and parameters only, no schemas, enough for ``kubectl apply``/``create`` to leave
+    validation to the server under their default ``--validate=strict``. ``fieldValidation=Strict``
+    rejects unknown top-level fields with kube-apiserver's 400; ``Warn`` and ``Ignore`` accept them
+    (without the warning or the pruning kube-apiserver does); nested fields are not checked.
 
 Pod logs
     ``GET .../pods/{name}/log`` answers ``text/plain`` from ``LabApi.pod_logs`` (set by whoever runs a
