@@ -46,8 +46,10 @@ Protocol
     ``/openapi/v3`` and one OpenAPI v3 document per served group-version (egdoctor_lab/openapi.py):
     operations and parameters only, no schemas, enough for ``kubectl apply``/``create`` to leave
     validation to the server under their default ``--validate=strict``. ``fieldValidation=Strict``
-    rejects unknown top-level fields with kube-apiserver's 400; ``Warn`` and ``Ignore`` accept them
-    (without the warning or the pruning kube-apiserver does); nested fields are not checked.
+    rejects unknown top-level fields on create, replace and merge / strategic / JSON patches with
+    kube-apiserver's answers (400 BadRequest, 422 Invalid for patches); ``Warn`` and ``Ignore`` accept
+    them (without the warning or the pruning kube-apiserver does); nested fields and server-side apply
+    patches are not checked.
 
 Pod logs
     ``GET .../pods/{name}/log`` answers ``text/plain`` from ``LabApi.pod_logs`` (set by whoever runs a
@@ -1527,6 +1529,22 @@ class LabApi:
             raise _bad_request("metadata must be an object")
         return obj
 
+    @staticmethod
+    def _check_patched_fields(patched: Mapping[str, Any], rt: ResourceType) -> None:
+        """``fieldValidation=Strict`` on a patched object: patch.go (``jsonPatcher``, ``applyPatchToObject``)
+        answers an Invalid with no kind or name, the patched object as the invalid value of ``patch``."""
+        unknown = openapi.unknown_top_level_fields(patched, rt)
+        if not unknown:
+            return
+        value = json.dumps(json.dumps(patched, separators=(",", ":")))
+        cause = f"Invalid value: {value}: {openapi.strict_decoding_message(unknown)}"
+        raise ApiError(
+            422,
+            "Invalid",
+            f' "" is invalid: patch: {cause}',
+            {"causes": [{"reason": "FieldValueInvalid", "message": cause, "field": "patch"}]},
+        )
+
     def _check_namespace(self, obj: dict[str, Any], rt: ResourceType, namespace: str | None) -> None:
         meta = obj["metadata"]
         if rt.namespaced:
@@ -1723,13 +1741,6 @@ class LabApi:
         if content_type == "application/apply-patch+yaml" and not _param(params, "fieldManager"):
             raise _bad_request("PATCH, application/apply-patch+yaml requests must specify a fieldManager")
         patch = self._decode(req)
-        if strict and isinstance(patch, dict) and content_type != "application/json-patch+json":
-            # "$patch", "$retainKeys" and "$setElementOrder/..." are strategic-merge directives, not fields
-            fields = {k: v for k, v in patch.items() if not k.startswith("$")}
-            unknown = openapi.unknown_top_level_fields(fields, rt)
-            if unknown:
-                # patch.go answers a strict decoding error of the patched object without the kind prefix
-                raise _bad_request(openapi.strict_decoding_message(unknown))
         with self.store.lock:
             key = self.store.key_for(rt, namespace, name)
             current = self.store.lookup(key)
@@ -1756,6 +1767,8 @@ class LabApi:
                 raise _invalid(rt, name, str(exc)) from None
             if not isinstance(patched, dict) or not isinstance(patched.get("metadata", {}), dict):
                 raise _invalid(rt, name, "the patched object is not a valid object")
+            if strict:
+                self._check_patched_fields(patched, rt)
             patched = self._check_type(patched, rt, version)
             current_rv = (current.get("metadata") or {}).get("resourceVersion")
             if patched["metadata"].get("resourceVersion") not in (None, current_rv):
