@@ -43,7 +43,13 @@ Protocol
     ``watch`` answers 405. Writes keep real semantics where clients can observe them: ``status`` is only
     written through the subresource, custom resources get ``metadata.generation`` bumped on spec changes,
     ``resourceVersion`` preconditions give 409 Conflict, deleting a namespace deletes its contents.
-    There is no OpenAPI document, so ``kubectl apply``/``create`` against the lab need ``--validate=false``.
+    ``/openapi/v3`` and one OpenAPI v3 document per served group-version (egdoctor_lab/openapi.py):
+    operations and parameters only, no schemas, enough for ``kubectl apply``/``create`` to leave
+    validation to the server under their default ``--validate=strict``. ``fieldValidation=Strict``
+    rejects unknown top-level fields on create, replace and merge / strategic / JSON patches with
+    kube-apiserver's answers (400 BadRequest, 422 Invalid for patches); ``Warn`` and ``Ignore`` accept
+    them (without the warning or the pruning kube-apiserver does); nested fields and server-side apply
+    patches are not checked.
 
 Pod logs
     ``GET .../pods/{name}/log`` answers ``text/plain`` from ``LabApi.pod_logs`` (set by whoever runs a
@@ -91,6 +97,7 @@ from urllib.parse import parse_qs, unquote
 
 import yaml
 
+from egdoctor_lab import openapi
 from egdoctor_lab.faults import FaultBook, broken_body
 from egdoctor_lab.faults import Request as FaultRequest
 from egdoctor_lab.pki import LabPki, create_pki
@@ -984,6 +991,7 @@ class LabApi:
         self.settings = settings
         self.token = token
         self.served = served_resources(settings)
+        self._openapi: dict[str, bytes] | None = None
         self.fault_book = FaultBook(settings.faults)
         # (namespace, pod, container) -> (unix time, line) pairs, oldest first; None: no log.
         self.pod_logs: Callable[[str, str, str], Sequence[tuple[float, str]] | None] | None = None
@@ -1044,6 +1052,9 @@ class LabApi:
             raise _method_not_allowed()
         if not segments:
             return ApiResponse(200, {"paths": self._root_paths()})
+        if segments[:2] == ["openapi", "v3"]:
+            self._get_only(req, {})
+            return self._openapi_v3("/".join(segments[2:]))
         if len(segments) <= {"api": 2, "apis": 3}.get(segments[0], 0):
             self._apply_faults(FaultRequest("get", "", "discovery", None, None, False, False), info)
         if segments == ["version"]:
@@ -1080,11 +1091,34 @@ class LabApi:
     # -- discovery -----------------------------------------------------------------------------------------
 
     def _root_paths(self) -> list[str]:
-        paths = ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version"]
+        paths = ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v3", "/readyz", "/version"]
         for group in self.groups():
             paths.append(f"/apis/{group}")
             paths.extend(f"/apis/{group}/{v}" for v in self.group_versions(group))
         return sorted(paths)
+
+    def _openapi_documents(self) -> dict[str, bytes]:
+        if self._openapi is None:
+            by_group_version: dict[str, list[ResourceType]] = {}
+            for (group, version), resources in self.served.items():
+                path = openapi.group_version_path(group, version)
+                by_group_version[path] = list(resources.values())
+            server_version = str(KUBERNETES_VERSION["gitVersion"])
+            self._openapi = {
+                path: openapi.encode(
+                    openapi.group_version_document(types, path.rsplit("/", 1)[-1], server_version)
+                )
+                for path, types in by_group_version.items()
+            }
+        return self._openapi
+
+    def _openapi_v3(self, path: str) -> ApiResponse:
+        documents = self._openapi_documents()
+        if not path:
+            return ApiResponse(200, openapi.index(documents))
+        if path not in documents:
+            raise _no_such_path()
+        return ApiResponse(200, documents[path])
 
     @staticmethod
     def _api_versions(req: ApiRequest) -> dict[str, Any]:
@@ -1209,6 +1243,7 @@ class LabApi:
             raise ApiError(405, "MethodNotAllowed", "the lab API server does not serve watch requests", {})
 
         dry_run = "All" in params.get("dryRun", [])
+        strict = _param(params, openapi.FIELD_VALIDATION) == "Strict"
         if verb == "list":
             with self.store.lock:
                 # Encoded under the lock straight from the stored objects, without the deep copy a
@@ -1223,11 +1258,13 @@ class LabApi:
         if verb == "get":
             return ApiResponse(200, self._get(rt, version, namespace, name or "", subresource))
         if verb == "create":
-            response = self._create(req, rt, version, namespace, dry_run)
+            response = self._create(req, rt, version, namespace, dry_run, strict)
         elif verb == "update":
-            response = self._update(req, rt, version, namespace, name or "", subresource, dry_run)
+            response = self._update(req, rt, version, namespace, name or "", subresource, dry_run, strict)
         elif verb == "patch":
-            response = self._patch(req, params, rt, version, namespace, name or "", subresource, dry_run)
+            response = self._patch(
+                req, params, rt, version, namespace, name or "", subresource, dry_run, strict
+            )
         elif verb == "delete":
             response = self._delete(req, rt, version, namespace, name or "", dry_run)
         else:
@@ -1449,11 +1486,25 @@ class LabApi:
             first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise _bad_request(f"error decoding request body: {first_line}") from None
 
-    def _decode_object(self, req: ApiRequest, rt: ResourceType, version: str) -> dict[str, Any]:
+    def _decode_object(self, req: ApiRequest, rt: ResourceType, version: str, strict: bool) -> dict[str, Any]:
         obj = self._decode(req)
         if not isinstance(obj, dict):
             raise _bad_request("the request body is not a JSON object")
+        if strict:
+            self._check_fields(obj, rt, version)
         return self._check_type(obj, rt, version)
+
+    @staticmethod
+    def _check_fields(obj: Mapping[str, Any], rt: ResourceType, version: str) -> None:
+        """``fieldValidation=Strict`` for top-level fields, worded as kube-apiserver's
+        ``transformDecodeError`` (staging/src/k8s.io/apiserver/pkg/endpoints/handlers/rest.go)."""
+        unknown = openapi.unknown_top_level_fields(obj, rt)
+        if unknown:
+            kind = obj.get("kind") or rt.kind
+            raise _bad_request(
+                f'{kind} in version "{version}" cannot be handled as a {rt.kind}: '
+                f"{openapi.strict_decoding_message(unknown)}"
+            )
 
     @staticmethod
     def _check_type(obj: dict[str, Any], rt: ResourceType, version: str) -> dict[str, Any]:
@@ -1478,6 +1529,22 @@ class LabApi:
             raise _bad_request("metadata must be an object")
         return obj
 
+    @staticmethod
+    def _check_patched_fields(patched: Mapping[str, Any], rt: ResourceType) -> None:
+        """``fieldValidation=Strict`` on a patched object: patch.go (``jsonPatcher``, ``applyPatchToObject``)
+        answers an Invalid with no kind or name, the patched object as the invalid value of ``patch``."""
+        unknown = openapi.unknown_top_level_fields(patched, rt)
+        if not unknown:
+            return
+        value = json.dumps(json.dumps(patched, separators=(",", ":")))
+        cause = f"Invalid value: {value}: {openapi.strict_decoding_message(unknown)}"
+        raise ApiError(
+            422,
+            "Invalid",
+            f' "" is invalid: patch: {cause}',
+            {"causes": [{"reason": "FieldValueInvalid", "message": cause, "field": "patch"}]},
+        )
+
     def _check_namespace(self, obj: dict[str, Any], rt: ResourceType, namespace: str | None) -> None:
         meta = obj["metadata"]
         if rt.namespaced:
@@ -1491,9 +1558,15 @@ class LabApi:
             meta.pop("namespace", None)
 
     def _create(
-        self, req: ApiRequest, rt: ResourceType, version: str, namespace: str | None, dry_run: bool
+        self,
+        req: ApiRequest,
+        rt: ResourceType,
+        version: str,
+        namespace: str | None,
+        dry_run: bool,
+        strict: bool,
     ) -> ApiResponse:
-        obj = self._decode_object(req, rt, version)
+        obj = self._decode_object(req, rt, version, strict)
         return self._create_object(obj, rt, version, namespace, dry_run)
 
     def _create_object(
@@ -1617,8 +1690,9 @@ class LabApi:
         name: str,
         subresource: str | None,
         dry_run: bool,
+        strict: bool,
     ) -> ApiResponse:
-        obj = self._decode_object(req, rt, version)
+        obj = self._decode_object(req, rt, version, strict)
         meta = obj["metadata"]
         if meta.get("name") not in (None, name):
             raise _bad_request(
@@ -1647,6 +1721,7 @@ class LabApi:
         name: str,
         subresource: str | None,
         dry_run: bool,
+        strict: bool,
     ) -> ApiResponse:
         content_type = (req.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         patch_types = (
@@ -1692,6 +1767,8 @@ class LabApi:
                 raise _invalid(rt, name, str(exc)) from None
             if not isinstance(patched, dict) or not isinstance(patched.get("metadata", {}), dict):
                 raise _invalid(rt, name, "the patched object is not a valid object")
+            if strict:
+                self._check_patched_fields(patched, rt)
             patched = self._check_type(patched, rt, version)
             current_rv = (current.get("metadata") or {}).get("resourceVersion")
             if patched["metadata"].get("resourceVersion") not in (None, current_rv):
